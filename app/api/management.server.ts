@@ -1,0 +1,261 @@
+import { z } from "zod";
+import { getJourney, importJourney, InvalidDocumentError, JourneyNotFoundError, DraftConflictError, NothingToPublishError, publishJourney, setJourneyStatus, exportJourney } from "../lib/journeys.server";
+import { listJourneys } from "../lib/journey-list.server";
+import { authenticateKey, keyFromAuthorization } from "../ingest/keys.server";
+import { jsonResponse, readBody } from "../ingest/http.server";
+import { countMembers, getSegment, listSegments, SegmentError, type SegmentSummary } from "../segments/store.server";
+import { describeRule, segmentDefinitionSchema } from "../segments/rules";
+import type { AppServices } from "../services.server";
+import { eraseUser, getProfile, userJourneys, userMessages } from "../users/profiles.server";
+import { journeyStats } from "./journey-stats.server";
+
+/**
+ * The management REST API (secret key): what developers script against. Thin handlers over the
+ * same functions the UI uses; every answer is JSON, errors are `{ error: { code, message } }`.
+ */
+
+export interface ApiAuth {
+  workspaceId: string;
+  keyId: string;
+}
+
+class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly issues?: { path: string; message: string }[],
+  ) {
+    super(message);
+  }
+}
+
+export function apiError(status: number, code: string, message: string, issues?: { path: string; message: string }[]): Response {
+  return jsonResponse(status, { error: { code, message, ...(issues ? { issues } : {}) } });
+}
+
+/** Authenticates with a secret key, runs the handler, and maps known failures to 4xx. */
+export async function withSecretKey(request: Request, services: AppServices, allowed: string[], handler: (auth: ApiAuth) => Promise<Response>): Promise<Response> {
+  if (!allowed.includes(request.method)) {
+    return jsonResponse(405, { error: { code: "method_not_allowed", message: `Use ${allowed.join(" or ")}.` } }, { allow: allowed.join(", ") });
+  }
+  const auth = await authenticateKey(services, keyFromAuthorization(request.headers.get("authorization")), "secret");
+  if (!auth) {
+    return jsonResponse(
+      401,
+      { error: { code: "unauthorized", message: "A secret key is required: send `Authorization: Bearer <secret key>` (or HTTP Basic with the key as user name)." } },
+      { "www-authenticate": 'Bearer realm="Waypost management API"' },
+    );
+  }
+  try {
+    return await handler(auth);
+  } catch (error) {
+    if (error instanceof ApiError) return apiError(error.status, error.code, error.message, error.issues);
+    if (error instanceof JourneyNotFoundError) return apiError(404, "not_found", error.message);
+    if (error instanceof SegmentError) return apiError(error.code === "not_found" ? 404 : 400, error.code, error.message, error.issues);
+    if (error instanceof InvalidDocumentError) {
+      return apiError(400, "invalid_document", "The journey document is not valid.", error.errors.map((e) => ({ path: e.path, message: e.message })));
+    }
+    if (error instanceof NothingToPublishError || error instanceof DraftConflictError) return apiError(409, "conflict", error.message);
+    services.log.error("management API failed", { path: new URL(request.url).pathname, error: error instanceof Error ? error.message : String(error) });
+    return apiError(500, "internal", "Something went wrong on our side; the request may be retried.");
+  }
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function journeyIdOf(raw: string | undefined): string {
+  if (!raw || !UUID.test(raw)) throw new ApiError(404, "not_found", `No journey ${raw ?? ""} in this workspace.`);
+  return raw;
+}
+
+const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString() : null);
+
+// ---- users ----------------------------------------------------------------------------------
+
+export function getUser(request: Request, services: AppServices, userId: string) {
+  return withSecretKey(request, services, ["GET", "DELETE"], async (auth) => {
+    if (request.method === "DELETE") {
+      const result = await eraseUser(services, auth.workspaceId, userId, { via: `api_key:${auth.keyId}` });
+      if (!result.found) throw new ApiError(404, "not_found", `No user "${userId}" in this workspace.`);
+      return jsonResponse(200, { erased: true, deleted: result.deleted });
+    }
+    const profile = await getProfile(services.db, auth.workspaceId, userId);
+    if (!profile) throw new ApiError(404, "not_found", `No user "${userId}" in this workspace.`);
+    return jsonResponse(200, {
+      user: {
+        ...profile,
+        firstSeenAt: iso(profile.firstSeenAt),
+        lastSeenAt: iso(profile.lastSeenAt),
+        updatedAt: iso(profile.updatedAt),
+        segments: profile.segments.map((s) => ({ ...s, enteredAt: iso(s.enteredAt) })),
+      },
+    });
+  });
+}
+
+function limitOf(request: Request): number | undefined {
+  const raw = new URL(request.url).searchParams.get("limit");
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 500) throw new ApiError(400, "invalid_value", "limit must be a whole number from 1 to 500.", [{ path: "limit", message: "1–500" }]);
+  return n;
+}
+
+export function getUserMessages(request: Request, services: AppServices, userId: string) {
+  return withSecretKey(request, services, ["GET"], async (auth) =>
+    jsonResponse(200, { messages: await userMessages(services.db, auth.workspaceId, userId, { limit: limitOf(request) }) }),
+  );
+}
+
+export function getUserJourneys(request: Request, services: AppServices, userId: string) {
+  return withSecretKey(request, services, ["GET"], async (auth) =>
+    jsonResponse(200, { journeys: await userJourneys(services.db, auth.workspaceId, userId, { limit: limitOf(request) }) }),
+  );
+}
+
+// ---- segments -------------------------------------------------------------------------------
+
+function segmentOut(s: SegmentSummary) {
+  const parsed = segmentDefinitionSchema.safeParse(s.definition);
+  return {
+    id: s.id,
+    key: s.key,
+    name: s.name,
+    description: s.description,
+    rules: parsed.success ? describeRule(parsed.data, "en") : "",
+    definition: s.definition,
+    preset: s.preset ?? null,
+    timeDependent: s.timeDependent,
+    memberCount: s.memberCount,
+    computedAt: iso(s.computedAt),
+    updatedAt: iso(s.updatedAt)!,
+  };
+}
+
+export function getSegments(request: Request, services: AppServices) {
+  return withSecretKey(request, services, ["GET"], async (auth) =>
+    jsonResponse(200, { segments: (await listSegments(services.db, auth.workspaceId)).map(segmentOut) }),
+  );
+}
+
+export function getSegmentById(request: Request, services: AppServices, idOrKey: string) {
+  return withSecretKey(request, services, ["GET"], async (auth) => jsonResponse(200, { segment: segmentOut(await getSegment(services.db, auth.workspaceId, idOrKey)) }));
+}
+
+export function getSegmentCount(request: Request, services: AppServices, idOrKey: string) {
+  return withSecretKey(request, services, ["GET"], async (auth) => {
+    const segment = await getSegment(services.db, auth.workspaceId, idOrKey);
+    return jsonResponse(200, { id: segment.id, key: segment.key, count: await countMembers(services.db, segment.id), computedAt: iso(segment.computedAt) });
+  });
+}
+
+// ---- journeys -------------------------------------------------------------------------------
+
+function journeySummary(j: { id: string; name: string; status: string; liveVersion: number | null; hasDraft: boolean; updatedAt: Date | string }) {
+  return { id: j.id, name: j.name, status: j.status, liveVersion: j.liveVersion, hasDraft: j.hasDraft, updatedAt: iso(j.updatedAt)! };
+}
+
+const importBodySchema = z.union([
+  z.object({ document: z.unknown(), name: z.string().trim().min(1).max(200).optional() }).strict(),
+  z.object({ schemaVersion: z.unknown() }).passthrough(),
+]);
+
+async function readJson(request: Request): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readBody(request, 5 * 1024 * 1024);
+  } catch {
+    throw new ApiError(413, "too_large", "The body is larger than 5 MB.");
+  }
+  if (!text.trim()) return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(400, "invalid_json", "The body is not valid JSON.", [{ path: "body", message: "not valid JSON" }]);
+  }
+}
+
+/** GET: list (optional ?status=). POST: import a journey document as a new draft journey. */
+export function journeysCollection(request: Request, services: AppServices) {
+  return withSecretKey(request, services, ["GET", "POST"], async (auth) => {
+    if (request.method === "POST") {
+      const body = await readJson(request);
+      const parsed = importBodySchema.safeParse(body);
+      if (!parsed.success) {
+        throw new ApiError(400, "invalid_document", "Send a journey document, or { document, name }.", [{ path: "body", message: "expected a journey document" }]);
+      }
+      const input = "document" in parsed.data ? parsed.data : { document: parsed.data, name: undefined };
+      const created = await importJourney(services.db, { workspaceId: auth.workspaceId }, input.document, input.name as string | undefined);
+      return jsonResponse(201, { id: created.id });
+    }
+    const status = new URL(request.url).searchParams.get("status");
+    if (status && !["draft", "live", "paused", "archived"].includes(status)) {
+      throw new ApiError(400, "invalid_value", "status must be draft, live, paused or archived.", [{ path: "status", message: "unknown status" }]);
+    }
+    const list = await listJourneys(services.db, auth.workspaceId, status ? { status: status as "draft" } : {});
+    return jsonResponse(200, { journeys: list.map(journeySummary) });
+  });
+}
+
+export function journeyItem(request: Request, services: AppServices, rawId: string | undefined) {
+  return withSecretKey(request, services, ["GET"], async (auth) => {
+    const id = journeyIdOf(rawId);
+    const detail = await getJourney(services.db, auth.workspaceId, id);
+    const [row] = (await listJourneys(services.db, auth.workspaceId)).filter((j) => j.id === id);
+    return jsonResponse(200, {
+      journey: journeySummary(row ?? { id, name: detail.name, status: detail.status, liveVersion: detail.liveVersion?.version ?? null, hasDraft: Boolean(detail.draft), updatedAt: new Date() }),
+    });
+  });
+}
+
+/** The journey document (?version=N for a published version; default: the draft, else live). */
+export function journeyExport(request: Request, services: AppServices, rawId: string | undefined) {
+  return withSecretKey(request, services, ["GET"], async (auth) => {
+    const id = journeyIdOf(rawId);
+    const raw = new URL(request.url).searchParams.get("version");
+    const version = raw === null ? undefined : Number(raw);
+    if (version !== undefined && (!Number.isInteger(version) || version < 1)) {
+      throw new ApiError(400, "invalid_value", "version must be a published version number (1, 2, ...).", [{ path: "version", message: "positive whole number" }]);
+    }
+    const document = await exportJourney(services.db, auth.workspaceId, id, version);
+    return jsonResponse(200, document, { "content-disposition": `attachment; filename="journey-${id}${version ? `-v${version}` : ""}.json"` });
+  });
+}
+
+export function journeyPublish(request: Request, services: AppServices, rawId: string | undefined) {
+  return withSecretKey(request, services, ["POST"], async (auth) => {
+    const id = journeyIdOf(rawId);
+    const body = (await readJson(request)) as { baseRevision?: unknown };
+    const baseRevision = typeof body?.baseRevision === "number" ? body.baseRevision : undefined;
+    const result = await publishJourney(services.db, { workspaceId: auth.workspaceId }, { journeyId: id, baseRevision });
+    if (!result.ok) {
+      return apiError(
+        422,
+        "invalid_journey",
+        "The journey cannot be published; fix these problems first.",
+        result.errors.map((e) => ({
+          path: [e.nodeId ? `nodes.${e.nodeId}` : e.edgeId ? `edges.${e.edgeId}` : "", e.path].filter(Boolean).join("."),
+          message: `${e.code}: ${e.message.en}`,
+        })),
+      );
+    }
+    return jsonResponse(200, { id, version: result.version, versionId: result.versionId });
+  });
+}
+
+export function journeySetStatus(request: Request, services: AppServices, rawId: string | undefined, status: "live" | "paused") {
+  return withSecretKey(request, services, ["POST"], async (auth) => {
+    const id = journeyIdOf(rawId);
+    await setJourneyStatus(services.db, { workspaceId: auth.workspaceId }, id, status);
+    return jsonResponse(200, { id, status });
+  });
+}
+
+export function journeyStatsEndpoint(request: Request, services: AppServices, rawId: string | undefined) {
+  return withSecretKey(request, services, ["GET"], async (auth) => {
+    const id = journeyIdOf(rawId);
+    await getJourney(services.db, auth.workspaceId, id);
+    return jsonResponse(200, await journeyStats(services.db, auth.workspaceId, id));
+  });
+}

@@ -1,0 +1,238 @@
+import type { z } from "zod";
+import { zodToJsonSchema } from "zod-to-json-schema";
+import {
+  aliasSchema,
+  batchSchema,
+  groupSchema,
+  identifySchema,
+  ingestResponseSchema,
+  MAX_BATCH_BYTES,
+  MAX_CALL_BYTES,
+  pageSchema,
+  screenSchema,
+  trackSchema,
+} from "../ingest/payloads";
+import {
+  apiErrorSchema,
+  eraseResponseSchema,
+  journeyImportResponseSchema,
+  journeyPublishResponseSchema,
+  journeyResponseSchema,
+  journeysResponseSchema,
+  journeyStatsResponseSchema,
+  journeyStatusResponseSchema,
+  segmentCountResponseSchema,
+  segmentResponseSchema,
+  segmentsResponseSchema,
+  userJourneysResponseSchema,
+  userMessagesResponseSchema,
+  userResponseSchema,
+} from "./schemas";
+
+/**
+ * The OpenAPI 3.1 document served at /api/v1/openapi.json, generated from the same zod schemas
+ * that validate requests (ingestion) and shape responses (management API).
+ */
+
+type JsonSchema = Record<string, unknown>;
+
+function schema(zod: z.ZodTypeAny): JsonSchema {
+  const out = zodToJsonSchema(zod, { target: "jsonSchema2019-09", $refStrategy: "none", effectStrategy: "input" }) as JsonSchema;
+  delete out.$schema;
+  return out;
+}
+
+const json = (zod: z.ZodTypeAny, description: string) => ({ description, content: { "application/json": { schema: schema(zod) } } });
+const error = (description: string) => json(apiErrorSchema, description);
+
+const ingestErrors = {
+  "400": json(ingestResponseSchema, "A field is missing or invalid (`error.field` names it; batches list every bad call with its index). Valid calls of a batch were stored."),
+  "401": json(ingestResponseSchema, "Missing, unknown or revoked write key."),
+  "413": json(ingestResponseSchema, `The body is too large (${MAX_CALL_BYTES / 1024} KB per call, ${MAX_BATCH_BYTES / 1024} KB per batch).`),
+  "429": json(ingestResponseSchema, "Rate limit of the write key reached; retry after `Retry-After` seconds."),
+  "503": json(ingestResponseSchema, "Storage or the journey engine is unavailable; resend the same calls later (messageIds make this safe)."),
+};
+
+function ingestOperation(name: string, summary: string, body: z.ZodTypeAny) {
+  return {
+    post: {
+      operationId: name,
+      tags: ["Ingestion (Segment-compatible)"],
+      summary,
+      security: [{ writeKey: [] }],
+      requestBody: { required: true, content: { "application/json": { schema: schema(body) } } },
+      responses: { "200": json(ingestResponseSchema, "Stored, or already stored (`duplicate: true` / per-call `status`)."), ...ingestErrors },
+    },
+  };
+}
+
+const secret = [{ secretKey: [] }, { secretKeyBasic: [] }];
+const mgmtErrors = { "401": error("Missing, unknown or revoked secret key."), "404": error("Not found in this workspace.") };
+const pathParam = (name: string, description: string) => ({ name, in: "path", required: true, schema: { type: "string" }, description });
+const limitParam = { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 500 } };
+
+export function openApiDocument(serverUrl?: string): Record<string, unknown> {
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Waypost API",
+      version: "1",
+      description:
+        "Segment-compatible ingestion (write key, HTTP Basic with the key as user name) and the management API (secret key, Bearer). See docs/api.md.",
+    },
+    ...(serverUrl ? { servers: [{ url: serverUrl }] } : {}),
+    components: {
+      securitySchemes: {
+        writeKey: { type: "http", scheme: "basic", description: "The write key as the user name, empty password (what Segment's libraries send). A `writeKey` body field also works." },
+        secretKey: { type: "http", scheme: "bearer", description: "A secret key (Settings → API keys)." },
+        secretKeyBasic: { type: "http", scheme: "basic", description: "The secret key as the user name." },
+      },
+    },
+    paths: {
+      "/api/v1/identify": ingestOperation("identify", "Identify a user and set traits (email, phone, timezone, tags, consent, device tokens)", identifySchema),
+      "/api/v1/track": ingestOperation("track", "Record an event", trackSchema),
+      "/api/v1/page": ingestOperation("page", "Record a page view (stored as event `$page`)", pageSchema),
+      "/api/v1/screen": ingestOperation("screen", "Record a screen view (stored as event `$screen`)", screenSchema),
+      "/api/v1/group": ingestOperation("group", "Associate a user with a group (stored as event `$group`)", groupSchema),
+      "/api/v1/alias": ingestOperation("alias", "Merge previousId's profile and history into userId", aliasSchema),
+      "/api/v1/batch": ingestOperation("batch", "Several calls in one request; each is stored or rejected on its own", batchSchema),
+      "/api/v1/users/{userId}": {
+        parameters: [pathParam("userId", "The app's user id")],
+        get: { operationId: "getUser", tags: ["Users"], summary: "A user's profile, segments and device tokens", security: secret, responses: { "200": json(userResponseSchema, "The profile"), ...mgmtErrors } },
+        delete: {
+          operationId: "eraseUser",
+          tags: ["Users"],
+          summary: "Erase everything stored about the user (profile, events, memberships, messages, journey instances, tokens)",
+          security: secret,
+          responses: { "200": json(eraseResponseSchema, "Erased"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/users/{userId}/messages": {
+        get: {
+          operationId: "getUserMessages",
+          tags: ["Users"],
+          summary: "Messages sent to the user, newest first, with delivery state and failure reason",
+          security: secret,
+          parameters: [pathParam("userId", "The app's user id"), limitParam],
+          responses: { "200": json(userMessagesResponseSchema, "Messages"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/users/{userId}/journeys": {
+        get: {
+          operationId: "getUserJourneys",
+          tags: ["Users"],
+          summary: "The user's journey instances, newest first",
+          security: secret,
+          parameters: [pathParam("userId", "The app's user id"), limitParam],
+          responses: { "200": json(userJourneysResponseSchema, "Journey instances"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/segments": {
+        get: { operationId: "listSegments", tags: ["Segments"], summary: "All segments with member counts", security: secret, responses: { "200": json(segmentsResponseSchema, "Segments"), ...mgmtErrors } },
+      },
+      "/api/v1/segments/{segment}": {
+        get: {
+          operationId: "getSegment",
+          tags: ["Segments"],
+          summary: "One segment (by id or key)",
+          security: secret,
+          parameters: [pathParam("segment", "Segment id (uuid) or key")],
+          responses: { "200": json(segmentResponseSchema, "The segment"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/segments/{segment}/count": {
+        get: {
+          operationId: "countSegment",
+          tags: ["Segments"],
+          summary: "How many users are in the segment now",
+          security: secret,
+          parameters: [pathParam("segment", "Segment id (uuid) or key")],
+          responses: { "200": json(segmentCountResponseSchema, "The count"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/journeys": {
+        get: {
+          operationId: "listJourneys",
+          tags: ["Journeys"],
+          summary: "All journeys (optional ?status=draft|live|paused|archived)",
+          security: secret,
+          parameters: [{ name: "status", in: "query", required: false, schema: { type: "string", enum: ["draft", "live", "paused", "archived"] } }],
+          responses: { "200": json(journeysResponseSchema, "Journeys"), ...mgmtErrors },
+        },
+        post: {
+          operationId: "importJourney",
+          tags: ["Journeys"],
+          summary: "Import a journey document (as exported) as a new draft journey; body is the document or { document, name }",
+          security: secret,
+          requestBody: { required: true, content: { "application/json": { schema: { type: "object" } } } },
+          responses: { "201": json(journeyImportResponseSchema, "Created"), "400": error("The document is not valid (issues name each field)."), ...mgmtErrors },
+        },
+      },
+      "/api/v1/journeys/{journeyId}": {
+        get: {
+          operationId: "getJourney",
+          tags: ["Journeys"],
+          summary: "A journey's status and versions",
+          security: secret,
+          parameters: [pathParam("journeyId", "Journey id")],
+          responses: { "200": json(journeyResponseSchema, "The journey"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/journeys/{journeyId}/export": {
+        get: {
+          operationId: "exportJourney",
+          tags: ["Journeys"],
+          summary: "The journey document (?version=N for a published version; default the draft, else the live version)",
+          security: secret,
+          parameters: [pathParam("journeyId", "Journey id"), { name: "version", in: "query", required: false, schema: { type: "integer", minimum: 1 } }],
+          responses: { "200": { description: "The journey document", content: { "application/json": { schema: { type: "object" } } } }, ...mgmtErrors },
+        },
+      },
+      "/api/v1/journeys/{journeyId}/publish": {
+        post: {
+          operationId: "publishJourney",
+          tags: ["Journeys"],
+          summary: "Publish the draft as the next version (optional body { baseRevision })",
+          security: secret,
+          parameters: [pathParam("journeyId", "Journey id")],
+          responses: {
+            "200": json(journeyPublishResponseSchema, "Published"),
+            "409": error("Nothing to publish, or the draft changed since baseRevision."),
+            "422": error("The journey has problems (issues list them)."),
+            ...mgmtErrors,
+          },
+        },
+      },
+      "/api/v1/journeys/{journeyId}/pause": {
+        post: {
+          operationId: "pauseJourney",
+          tags: ["Journeys"],
+          summary: "Pause: no new entries; users inside continue",
+          security: secret,
+          parameters: [pathParam("journeyId", "Journey id")],
+          responses: { "200": json(journeyStatusResponseSchema, "Paused"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/journeys/{journeyId}/resume": {
+        post: {
+          operationId: "resumeJourney",
+          tags: ["Journeys"],
+          summary: "Resume a paused journey",
+          security: secret,
+          parameters: [pathParam("journeyId", "Journey id")],
+          responses: { "200": json(journeyStatusResponseSchema, "Live again"), "409": error("Never published."), ...mgmtErrors },
+        },
+      },
+      "/api/v1/journeys/{journeyId}/stats": {
+        get: {
+          operationId: "journeyStats",
+          tags: ["Journeys"],
+          summary: "Entries, instances, per-node counts, messages by state, conversions",
+          security: secret,
+          parameters: [pathParam("journeyId", "Journey id")],
+          responses: { "200": json(journeyStatsResponseSchema, "Stats"), ...mgmtErrors },
+        },
+      },
+    },
+  };
+}

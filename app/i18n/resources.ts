@@ -1,0 +1,19 @@
+// Every namespace of every language, bundled so the first render (server and browser) is already
+// translated. Each area owns its namespace file; add yours here in both languages.
+import enCanvas from "./locales/en/canvas.json";
+import enChannels from "./locales/en/channels.json";
+import enCommon from "./locales/en/common.json";
+import enData from "./locales/en/data.json";
+import enEngine from "./locales/en/engine.json";
+import enOps from "./locales/en/ops.json";
+import zhCanvas from "./locales/zh/canvas.json";
+import zhChannels from "./locales/zh/channels.json";
+import zhCommon from "./locales/zh/common.json";
+import zhData from "./locales/zh/data.json";
+import zhEngine from "./locales/zh/engine.json";
+import zhOps from "./locales/zh/ops.json";
+
+export const resources = {
+  en: { common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, ops: enOps },
+  zh: { common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, ops: zhOps },
+} as const;

@@ -1,0 +1,48 @@
+import type { LinksFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import { json } from "@remix-run/node";
+import { useLoaderData } from "@remix-run/react";
+import flowStyles from "@xyflow/react/dist/style.css";
+import { eq } from "drizzle-orm";
+import { workspaces } from "../../db/schema";
+import canvasStyles from "../canvas/canvas.css";
+import { Editor } from "../canvas/Editor";
+import { journeyVocabulary, toEditorJourney } from "../lib/journey-list.server";
+import { getJourney, JourneyNotFoundError } from "../lib/journeys.server";
+import { requireSession } from "../lib/session.server";
+
+// React Flow's own stylesheet first, so the canvas styles can refine it.
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: flowStyles },
+  { rel: "stylesheet", href: canvasStyles },
+];
+
+export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: data ? `${data.journey.name} · Waypost` : "Waypost" }];
+
+const editorRoles = ["admin", "marketer", "developer"];
+
+export async function loader({ request, context, params }: LoaderFunctionArgs) {
+  const session = await requireSession(request, context);
+  const db = context.services.db;
+  try {
+    const [detail, vocabulary, [workspace]] = await Promise.all([
+      getJourney(db, session.workspaceId, params.journeyId ?? ""),
+      journeyVocabulary(db, session.workspaceId),
+      db.select({ timezone: workspaces.timezone }).from(workspaces).where(eq(workspaces.id, session.workspaceId)),
+    ]);
+    return json({
+      journey: toEditorJourney(detail),
+      vocabulary,
+      workspaceTimezone: workspace?.timezone ?? "UTC",
+      canEdit: editorRoles.includes(session.role),
+    });
+  } catch (error) {
+    // A malformed id is as absent as an unknown one.
+    if (error instanceof JourneyNotFoundError || (error instanceof Error && /uuid/i.test(error.message))) throw new Response("Not found", { status: 404 });
+    throw error;
+  }
+}
+
+export default function JourneyEditorPage() {
+  const data = useLoaderData<typeof loader>();
+  return <Editor key={data.journey.id} journey={data.journey} workspaceTimezone={data.workspaceTimezone} canEdit={data.canEdit} vocabulary={data.vocabulary} />;
+}

@@ -1,0 +1,49 @@
+import type { LoaderFunctionArgs } from "@remix-run/node";
+import { json } from "@remix-run/node";
+import { Form, NavLink, Outlet, useLoaderData } from "@remix-run/react";
+import { useTranslation } from "react-i18next";
+import { LanguageSwitch } from "../components/LanguageSwitch";
+import { requireSession } from "../lib/session.server";
+
+/** Every page under this layout needs a signed-in operator. */
+export async function loader({ request, context }: LoaderFunctionArgs) {
+  const session = await requireSession(request, context);
+  return json({ session: { email: session.email, name: session.name, role: session.role } });
+}
+
+export const navItems = ["journeys", "segments", "users", "messages", "instances", "settings"] as const;
+
+export default function AppLayout() {
+  const { session } = useLoaderData<typeof loader>();
+  const { t } = useTranslation();
+  return (
+    <div className="app-shell">
+      <header className="topbar">
+        <a href="/journeys" className="brand">
+          <span className="brand-mark" aria-hidden>◆</span> {t("appName")}
+        </a>
+        <nav aria-label="main">
+          {navItems.map((item) => (
+            <NavLink key={item} to={`/${item}`} className={({ isActive }) => (isActive ? "active" : undefined)}>
+              {t(`nav.${item}`)}
+            </NavLink>
+          ))}
+        </nav>
+        <div className="topbar-right">
+          <span className="muted" data-testid="signed-in-as">
+            {t("signedInAs", { email: session.email, role: t(`roles.${session.role}`) })}
+          </span>
+          <LanguageSwitch />
+          <Form method="post" action="/logout">
+            <button type="submit" className="link">
+              {t("logout")}
+            </button>
+          </Form>
+        </div>
+      </header>
+      <main className="content">
+        <Outlet />
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,8 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
+import { handleIngest } from "../ingest/http.server";
+
+/** Segment-compatible `group` call (POST). See docs/api.md. */
+export const action = ({ request, context }: ActionFunctionArgs) => handleIngest(request, context.services, "group");
+
+/** Anything but POST answers 405. */
+export const loader = ({ request, context }: LoaderFunctionArgs) => handleIngest(request, context.services, "group");

@@ -1,0 +1,6 @@
+import type { ActionFunctionArgs, LoaderFunctionArgs } from "@remix-run/node";
+import { journeySetStatus } from "../api/management.server";
+
+/** POST pauses the journey: no new entries (secret key). */
+export const loader = ({ request, context, params }: LoaderFunctionArgs) => journeySetStatus(request, context.services, params.journeyId, "paused");
+export const action = ({ request, context, params }: ActionFunctionArgs) => journeySetStatus(request, context.services, params.journeyId, "paused");

@@ -1,0 +1,149 @@
+import { TRPCError } from "@trpc/server";
+import { and, asc, eq, ilike, or, sql } from "drizzle-orm";
+import { z } from "zod";
+import { journeyStatuses, users } from "../../../db/schema";
+import { journeyStats } from "../../lib/analytics.server";
+import { listJourneys, toEditorJourney, unarchiveJourney } from "../../lib/journey-list.server";
+import {
+  createJourney,
+  DraftConflictError,
+  duplicateJourney,
+  exportJourney,
+  getJourney,
+  importJourney,
+  InvalidDocumentError,
+  JourneyNotFoundError,
+  listVersions,
+  NothingToPublishError,
+  publishJourney,
+  renameJourney,
+  restoreVersion,
+  saveDraft,
+  setJourneyStatus,
+  startEditing,
+} from "../../lib/journeys.server";
+import { authedProcedure, requireRole, router } from "../init.server";
+
+/** Every role may build journeys; the gate documents that writes are deliberate. */
+const editorProcedure = requireRole("marketer", "developer");
+
+const journeyId = z.object({ id: z.string().uuid() });
+
+/** Store errors become tRPC errors the editor can tell apart (CONFLICT drives the conflict banner). */
+async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof DraftConflictError) throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
+    if (error instanceof JourneyNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
+    if (error instanceof NothingToPublishError) throw new TRPCError({ code: "PRECONDITION_FAILED", message: error.message, cause: error });
+    if (error instanceof InvalidDocumentError) {
+      throw new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: { issues: error.errors.map((e) => ({ path: e.path.split("."), message: e.message })) } });
+    }
+    throw error;
+  }
+}
+
+export const journeysRouter = router({
+  list: authedProcedure
+    .input(z.object({ search: z.string().max(200).optional(), status: z.enum(journeyStatuses).optional() }).default({}))
+    .query(({ ctx, input }) => listJourneys(ctx.services.db, ctx.session.workspaceId, input)),
+
+  get: authedProcedure
+    .input(journeyId)
+    .query(({ ctx, input }) => mapErrors(async () => toEditorJourney(await getJourney(ctx.services.db, ctx.session.workspaceId, input.id)))),
+
+  create: editorProcedure
+    .input(z.object({ name: z.string().trim().min(1).max(200), document: z.unknown().optional() }))
+    .mutation(({ ctx, input }) => mapErrors(() => createJourney(ctx.services.db, ctx.session, input))),
+
+  duplicate: editorProcedure
+    .input(journeyId.extend({ name: z.string().trim().min(1).max(200).optional() }))
+    .mutation(({ ctx, input }) => mapErrors(() => duplicateJourney(ctx.services.db, ctx.session, input.id, input.name))),
+
+  rename: editorProcedure
+    .input(journeyId.extend({ name: z.string().trim().min(1).max(200) }))
+    .mutation(({ ctx, input }) => mapErrors(() => renameJourney(ctx.services.db, ctx.session, input.id, input.name))),
+
+  setStatus: editorProcedure
+    .input(journeyId.extend({ status: z.enum(["live", "paused", "archived"]) }))
+    .mutation(({ ctx, input }) => mapErrors(() => setJourneyStatus(ctx.services.db, ctx.session, input.id, input.status))),
+
+  unarchive: editorProcedure
+    .input(journeyId)
+    .mutation(({ ctx, input }) => mapErrors(() => unarchiveJourney(ctx.services.db, ctx.session, input.id))),
+
+  saveDraft: editorProcedure
+    .input(journeyId.extend({ baseRevision: z.number().int().positive(), document: z.unknown() }))
+    .mutation(({ ctx, input }) =>
+      mapErrors(async () => {
+        const saved = await saveDraft(ctx.services.db, ctx.session, { journeyId: input.id, baseRevision: input.baseRevision, document: input.document });
+        return { revision: saved.revision, updatedAt: saved.updatedAt.toISOString() };
+      }),
+    ),
+
+  startEditing: editorProcedure
+    .input(journeyId)
+    .mutation(({ ctx, input }) => mapErrors(() => startEditing(ctx.services.db, ctx.session, input.id))),
+
+  publish: editorProcedure
+    .input(journeyId.extend({ baseRevision: z.number().int().positive() }))
+    .mutation(({ ctx, input }) =>
+      mapErrors(async () => {
+        const result = await publishJourney(ctx.services.db, ctx.session, { journeyId: input.id, baseRevision: input.baseRevision });
+        // The compiled program stays on the server: the editor needs the outcome, not the bytecode.
+        return result.ok ? { ok: true as const, version: result.version } : { ok: false as const, errors: result.errors };
+      }),
+    ),
+
+  versions: authedProcedure
+    .input(journeyId)
+    .query(({ ctx, input }) => mapErrors(() => listVersions(ctx.services.db, ctx.session.workspaceId, input.id))),
+
+  restore: editorProcedure
+    .input(journeyId.extend({ version: z.number().int().positive() }))
+    .mutation(({ ctx, input }) => mapErrors(() => restoreVersion(ctx.services.db, ctx.session, input.id, input.version))),
+
+  export: authedProcedure
+    .input(journeyId.extend({ version: z.number().int().positive().optional() }))
+    .query(({ ctx, input }) => mapErrors(() => exportJourney(ctx.services.db, ctx.session.workspaceId, input.id, input.version))),
+
+  import: editorProcedure
+    .input(z.object({ document: z.unknown(), name: z.string().trim().min(1).max(200).optional() }))
+    .mutation(({ ctx, input }) => mapErrors(() => importJourney(ctx.services.db, ctx.session, input.document, input.name))),
+
+  /** Node analytics of a published journey: all versions unless one is named, optionally since a time. */
+  stats: authedProcedure
+    .input(journeyId.extend({ versionId: z.string().uuid().optional(), sinceDays: z.number().int().positive().max(3650).optional() }))
+    .query(({ ctx, input }) =>
+      journeyStats(ctx.services.db, ctx.session.workspaceId, input.id, {
+        ...(input.versionId ? { versionId: input.versionId } : {}),
+        ...(input.sinceDays ? { from: ctx.services.now().getTime() - input.sinceDays * 86_400_000 } : {}),
+      }),
+    ),
+
+  /** Real users to run the test-run simulator with (profile only: nothing is sent). */
+  sampleUsers: authedProcedure
+    .input(z.object({ search: z.string().max(100).optional() }).default({}))
+    .query(async ({ ctx, input }) => {
+      const search = input.search?.trim();
+      const pattern = search ? `%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%` : undefined;
+      const rows = await ctx.services.db
+        .select({ id: users.id, traits: users.traits, timezone: users.timezone, email: users.email, phone: users.phone, tags: users.tags })
+        .from(users)
+        .where(
+          and(
+            eq(users.workspaceId, ctx.session.workspaceId),
+            pattern ? or(ilike(users.id, pattern), ilike(sql`${users.traits}->>'name'`, pattern), ilike(users.email, pattern)) : undefined,
+          ),
+        )
+        .orderBy(asc(users.id))
+        .limit(30);
+      // Templates read contact fields and tags as traits, as the runtime's profile does.
+      return rows.map((r) => ({
+        id: r.id,
+        timezone: r.timezone,
+        traits: { ...r.traits, ...(r.email ? { email: r.email } : {}), ...(r.phone ? { phone: r.phone } : {}), tags: r.tags },
+      }));
+    }),
+});

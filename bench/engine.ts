@@ -1,0 +1,386 @@
+/**
+ * `npm run bench:engine` — the embedded engine against this machine's PostgreSQL limits.
+ *
+ * 1. PostgreSQL limits, pgbench-style: one step per transaction (UPDATE one state row + INSERT
+ *    one event, 8 clients) and batched steps (500 UPDATEs + 500 INSERTs per transaction),
+ *    measured before and again after (3), since other load on the machine changes them.
+ * 2. Event → action latency with a running worker and the real clock: ride events for the
+ *    fare-notice journey at 100/s and at 500/s, one call each as ingestion makes them;
+ *    latency = event handed to the engine → push handed to the provider. p50 / p99.
+ * 3. 100,000 users through the win-back journey (PRODUCT.md journey 1) with a virtual clock:
+ *    entries, send-hour timers, push with delivery report, conversions, timeouts, email.
+ *    Prints user-steps per second (interpreter steps committed), the ratio to (1), and the CPU
+ *    each user-step costs in the engine process and in PostgreSQL.
+ * 4. Idle CPU with 1,000,000 waiting instances: worker process + its PostgreSQL backends.
+ *
+ * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_USERS,
+ * BENCH_IDLE_INSTANCES, BENCH_LANES. Creates and drops its own database.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { cpus, loadavg } from "node:os";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+import { createJourney, publishJourney } from "../app/lib/journeys.server";
+import { migrate, openDatabase, type Database } from "../db/client";
+import { fareNoticeJourney, winBackJourney } from "../workflows/demo-journeys";
+import { arr, iso, rows } from "../workflows/embedded/db.server";
+import { createEmbeddedEngine } from "../workflows/embedded/engine.server";
+import type { IncomingEvent } from "../workflows/engine";
+
+const BASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
+const USERS = Number(process.env.BENCH_USERS ?? 100_000);
+const IDLE_INSTANCES = Number(process.env.BENCH_IDLE_INSTANCES ?? 1_000_000);
+const LANES = Number(process.env.BENCH_LANES ?? 3);
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+async function withDatabase<T>(body: (database: Database, url: string) => Promise<T>): Promise<T> {
+  const name = `waypost_bench_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
+  const admin = postgres(BASE_URL, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  const url = new URL(BASE_URL);
+  url.pathname = `/${name}`;
+  const database = await openDatabase({ url: url.toString(), maxConnections: 10 });
+  try {
+    await migrate(database);
+    return await body(database, url.toString());
+  } finally {
+    await database.close();
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  }
+}
+
+// ------------------------------------------------------------------ 1. PostgreSQL limits
+
+async function setupLimitTables(url: string): Promise<void> {
+  const setup = postgres(url, { max: 1, onnotice: () => {} });
+  await setup.unsafe(`
+    create table bench_state (id int primary key, state jsonb not null, wake_at timestamptz);
+    create index on bench_state (wake_at);
+    create table bench_events (instance int not null, seq int not null, kind text not null, at timestamptz not null, primary key (instance, seq));
+    insert into bench_state select g, jsonb_build_object('seq', 0, 'node', 'wait'), now() from generate_series(1, 100000) g;`);
+  await setup.end();
+}
+
+interface Limits {
+  single: number;
+  batched: number;
+  /** CPU per batched step, client + server (µs): what the machine could do with nothing else running. */
+  batchedCpuMicros: number;
+  load: number;
+}
+
+async function postgresLimits(url: string, dbName: string): Promise<Limits> {
+  const clients = 8;
+  let seq = 0;
+  const run = async (durationMs: number, stepsPerTx: number): Promise<{ rate: number; cpuMicros: number }> => {
+    const pool = postgres(url, { max: clients, onnotice: () => {} });
+    let steps = 0;
+    const until = Date.now() + durationMs;
+    const pg = await postgresCpu(dbName);
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        while (Date.now() < until) {
+          const ids = Array.from({ length: stepsPerTx }, () => 1 + Math.floor(Math.random() * 100_000));
+          const s = ++seq * clients + c;
+          await pool.begin(async (tx) => {
+            if (stepsPerTx === 1) {
+              await tx`update bench_state set state = jsonb_set(state, '{seq}', to_jsonb(${s}::int)), wake_at = now() + interval '1 hour' where id = ${ids[0]}`;
+              await tx`insert into bench_events values (${ids[0]}, ${s}, 'left', now()) on conflict do nothing`;
+            } else {
+              const unique = [...new Set(ids)].sort((a, b) => a - b);
+              await tx`update bench_state b set state = jsonb_set(b.state, '{seq}', to_jsonb(${s}::int)), wake_at = now() + interval '1 hour'
+                       from unnest(${unique}::int[]) as d(id) where b.id = d.id`;
+              await tx`insert into bench_events select d.id, ${s}, 'left', now() from unnest(${unique}::int[]) as d(id) on conflict do nothing`;
+            }
+          });
+          steps += stepsPerTx;
+        }
+      }),
+    );
+    const wall = (performance.now() - started) / 1000;
+    const client = process.cpuUsage(cpu);
+    const server = await pg();
+    await pool.end();
+    return { rate: steps / wall, cpuMicros: (((client.user + client.system) / 1e6 + server) / steps) * 1e6 };
+  };
+  const load = loadavg()[0];
+  const single = await run(5000, 1);
+  const batched = await run(5000, 500);
+  return { single: single.rate, batched: batched.rate, batchedCpuMicros: batched.cpuMicros, load };
+}
+
+/** CPU seconds used by the database's server processes since the call (Linux /proc, same host). */
+async function postgresCpu(dbName: string): Promise<() => Promise<number>> {
+  const admin = postgres(BASE_URL, { max: 1, onnotice: () => {} });
+  const pids = async () => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`).map((r) => Number(r.pid));
+  const before = new Map((await pids()).map((pid) => [pid, cpuTicks(pid)]));
+  return async () => {
+    const now = await pids();
+    // Backends that started during the measurement count from zero.
+    const ticks = now.reduce((sum, pid) => sum + cpuTicks(pid) - (before.get(pid) ?? 0), 0);
+    await admin.end();
+    return ticks / 100; // USER_HZ
+  };
+}
+
+// ------------------------------------------------------------------ 2. win-back, 100k users
+
+interface WinBackResult {
+  nodeCpuMicros: number;
+  postgresCpuMicros: number;
+  load: number;
+  users: number;
+  steps: number;
+  elapsedMs: number;
+  entryMs: number;
+  actions: number;
+  finished: Record<string, number>;
+  orderLatency: { p50: number; p99: number };
+}
+
+async function winBack(database: Database, dbName: string): Promise<WinBackResult> {
+  const db = database.db;
+  const [workspace] = await rows<{ id: string }>(db, sql`insert into workspaces (name, timezone) values ('bench', 'Asia/Shanghai') returning id`);
+  const created = await createJourney(db, { workspaceId: workspace.id }, { name: "win-back", document: winBackJourney() });
+  const published = await publishJourney(db, { workspaceId: workspace.id }, { journeyId: created.id });
+  if (!published.ok) throw new Error("win-back does not compile");
+  const ids = Array.from({ length: USERS }, (_, i) => `u${String(i).padStart(6, "0")}`);
+  for (let i = 0; i < ids.length; i += 10_000) {
+    const chunk = ids.slice(i, i + 10_000);
+    await rows(
+      db,
+      sql`insert into users (workspace_id, id, traits, timezone)
+          select ${workspace.id}::uuid, u, jsonb_build_object('name', '用户' || u), 'Asia/Shanghai' from unnest(${arr(chunk)}::text[]) as d(u)`,
+    );
+  }
+
+  // 09:00 in Shanghai: everyone waits for the 11:00 send hour.
+  const clock = { ms: Date.parse("2024-05-06T01:00:00.000Z") };
+  const engine = createEmbeddedEngine({ db, now: () => new Date(clock.ms), database }, { batchSize: 500 });
+  const pg = await postgresCpu(dbName);
+  const cpu = process.cpuUsage();
+  const loads: number[] = [];
+  const sampler = setInterval(() => loads.push(loadavg()[0]), 5000);
+  const started = Date.now();
+  const entries: IncomingEvent[] = ids.map((userId) => ({
+    workspaceId: workspace.id,
+    userId,
+    messageId: `seg-${userId}`,
+    name: "$segment.entered",
+    properties: { segment: "churned_buyers" },
+    timestamp: clock.ms,
+  }));
+  await parallelChunks(entries, 500, LANES, (chunk) => engine.handleEvents(chunk));
+  const entryMs = Date.now() - started;
+
+  // 20% of the treated users order the day after the push; the rest time out and get the email.
+  const buyers = ids.filter((_, i) => i % 5 === 0);
+  const orderLatencies: number[] = [];
+  let ordersSent = false;
+  for (;;) {
+    const due = await engine.nextDueAt();
+    if (!ordersSent && (due === null || due > Date.parse("2024-05-07T02:00:00.000Z"))) {
+      clock.ms = Date.parse("2024-05-07T02:00:00.000Z");
+      const orders = buyers.map((userId) => ({
+        workspaceId: workspace.id,
+        userId,
+        messageId: `order-${userId}`,
+        name: "order_completed",
+        properties: { amount: 88 },
+        timestamp: clock.ms,
+      }));
+      await parallelChunks(orders, 500, LANES, async (chunk) => {
+        const t = performance.now();
+        await engine.handleEvents(chunk);
+        // Every event of the chunk is committed (goal reached, journey ended) when the call returns.
+        const latency = performance.now() - t;
+        for (let i = 0; i < chunk.length; i++) orderLatencies.push(latency);
+      });
+      ordersSent = true;
+      continue;
+    }
+    if (due === null || due > Date.parse("2024-05-20T00:00:00.000Z")) break;
+    clock.ms = Math.max(clock.ms, due);
+    await engine.runUntilIdle({ lanes: LANES });
+  }
+  const elapsedMs = Date.now() - started;
+  clearInterval(sampler);
+  const nodeCpu = process.cpuUsage(cpu);
+  const postgresSeconds = await pg();
+  const steps = engine.stats().steps;
+  const finished = await rows<{ reason: string | null; n: number | string }>(
+    db,
+    sql`select coalesce(reason, 'inside') as reason, count(*) as n from journey_instances where journey_id = ${created.id}::uuid group by 1 order by 1`,
+  );
+  orderLatencies.sort((a, b) => a - b);
+  return {
+    nodeCpuMicros: ((nodeCpu.user + nodeCpu.system) / steps),
+    postgresCpuMicros: (postgresSeconds / steps) * 1e6,
+    load: loads.length ? loads.reduce((a, b) => a + b, 0) / loads.length : loadavg()[0],
+    users: USERS,
+    steps,
+    elapsedMs,
+    entryMs,
+    actions: engine.stats().actions,
+    finished: Object.fromEntries(finished.map((f) => [f.reason ?? "inside", Number(f.n)])),
+    orderLatency: { p50: percentile(orderLatencies, 0.5), p99: percentile(orderLatencies, 0.99) },
+  };
+}
+
+async function parallelChunks<T>(items: T[], size: number, lanes: number, fn: (chunk: T[]) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < items.length) {
+        const chunk = items.slice(next, next + size);
+        next += size;
+        await fn(chunk);
+      }
+    }),
+  );
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+}
+
+// ------------------------------------------------------------------ 3. event → action latency
+
+async function eventToAction(database: Database, events: number, rate: number): Promise<{ events: number; rate: number; p50: number; p99: number; max: number }> {
+  const db = database.db;
+  const [workspace] = await rows<{ id: string }>(db, sql`insert into workspaces (name, timezone) values (${`latency-${rate}`}, 'Asia/Shanghai') returning id`);
+  const created = await createJourney(db, { workspaceId: workspace.id }, { name: "fare", document: fareNoticeJourney() });
+  const published = await publishJourney(db, { workspaceId: workspace.id }, { journeyId: created.id });
+  if (!published.ok) throw new Error("fare notice does not compile");
+  const handedAt = new Map<string, number>();
+  const latencies: number[] = [];
+  // The app process hands events to the engine; the worker (here: same process) runs the push.
+  const engine = createEmbeddedEngine(
+    { db, now: () => new Date(), database },
+    {
+      onSandboxSend: (d) => {
+        const at = handedAt.get(d.request.userId);
+        if (at !== undefined) latencies.push(performance.now() - at);
+      },
+    },
+  );
+  await engine.start();
+  const started = performance.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < events; i++) {
+    const due = started + (i / rate) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const userId = `rider-${i}`;
+    handedAt.set(userId, performance.now());
+    pending.push(
+      engine.handleEvents([{ workspaceId: workspace.id, userId, messageId: randomUUID(), name: "ride_completed", properties: { fare: 3, from_station: "人民广场", to_station: "陆家嘴" }, timestamp: Date.now() }]),
+    );
+  }
+  await Promise.all(pending);
+  while (latencies.length < events) await new Promise((resolve) => setTimeout(resolve, 50));
+  await engine.stop();
+  latencies.sort((a, b) => a - b);
+  return { events, rate, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), max: latencies[latencies.length - 1] };
+}
+
+// ------------------------------------------------------------------ 4. idle CPU, 1M waiting
+
+function cpuTicks(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, after the "(comm) " part
+  } catch {
+    return 0;
+  }
+}
+
+async function idleCpu(database: Database, dbName: string): Promise<{ instances: number; workerCpu: number; postgresCpu: number; seconds: number }> {
+  const db = database.db;
+  const [workspace] = await rows<{ id: string }>(db, sql`insert into workspaces (name, timezone) values ('idle', 'Asia/Shanghai') returning id`);
+  const created = await createJourney(db, { workspaceId: workspace.id }, { name: "idle", document: winBackJourney() });
+  const published = await publishJourney(db, { workspaceId: workspace.id }, { journeyId: created.id });
+  if (!published.ok) throw new Error("win-back does not compile");
+  const wake = iso(Date.now() + 30 * DAY);
+  // Waiting in wait_order with a deadline a month away, as after a push.
+  for (let i = 0; i < IDLE_INSTANCES; i += 100_000) {
+    await rows(
+      db,
+      sql`insert into journey_instances (id, workspace_id, journey_id, version_id, user_id, entry_key, status, node_id, state, wake_at, awaiting, entered_at, updated_at)
+          select gen_random_uuid(), ${workspace.id}::uuid, ${created.id}::uuid, ${published.versionId}::uuid, 'idle-' || g, 'e', 'active', 'wait_order',
+                 jsonb_build_object('v', 1, 'status', 'active', 'nodeId', 'wait_order', 'block', jsonb_build_object('kind', 'event', 'nodeId', 'wait_order', 'purpose', 'wait_for_event')),
+                 ${wake}::timestamptz + (g || ' seconds')::interval, '{order_completed}', now(), now()
+          from generate_series(${i + 1}::int, ${Math.min(i + 100_000, IDLE_INSTANCES)}::int) g`,
+    );
+  }
+  await rows(db, sql`analyze journey_instances`);
+  const engine = createEmbeddedEngine({ db, now: () => new Date(), database });
+  await engine.start();
+  await new Promise((resolve) => setTimeout(resolve, 3000)); // settle into the idle back-off
+  const backends = (await rows<{ pid: number }>(db, sql`select pid from pg_stat_activity where datname = ${dbName}`)).map((r) => Number(r.pid));
+  const tick = 100; // USER_HZ
+  const pgBefore = backends.reduce((sum, pid) => sum + cpuTicks(pid), 0);
+  const cpuBefore = process.cpuUsage();
+  const wallBefore = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, 20_000));
+  const wall = (performance.now() - wallBefore) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
+  const pgTicks = backends.reduce((sum, pid) => sum + cpuTicks(pid), 0) - pgBefore;
+  await engine.stop();
+  return {
+    instances: IDLE_INSTANCES,
+    workerCpu: ((cpu.user + cpu.system) / 1e6 / wall) * 100,
+    postgresCpu: (pgTicks / tick / wall) * 100,
+    seconds: wall,
+  };
+}
+
+// ------------------------------------------------------------------ main
+
+const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${loadavg().map((l) => l.toFixed(1)).join(" / ")}`;
+console.log(`Waypost embedded engine benchmark — ${machine}`);
+await withDatabase(async (database, url) => {
+  const dbName = new URL(url).pathname.slice(1);
+  await setupLimitTables(url);
+  const before = await postgresLimits(url, dbName);
+  console.log(`\n1. PostgreSQL limits (8 clients, 5 s each; load average ${before.load.toFixed(1)})`);
+  console.log(`   one step per transaction (UPDATE + INSERT, commit): ${fmt(before.single)} steps/s`);
+  console.log(`   500 steps per transaction (unnest UPDATE + INSERT):  ${fmt(before.batched)} steps/s (${before.batchedCpuMicros.toFixed(0)} µs CPU per step)`);
+
+  console.log(`\n2. Event → action (ride event handed to the engine → push handed to the provider), running worker, real clock, one call per event`);
+  for (const [events, rate] of [
+    [2000, 100],
+    [5000, 500],
+  ]) {
+    const latency = await eventToAction(database, events, rate);
+    console.log(`   ${fmt(latency.events)} events at ${latency.rate}/s (load average ${loadavg()[0].toFixed(1)}): p50 ${latency.p50.toFixed(0)} ms, p99 ${latency.p99.toFixed(0)} ms, max ${latency.max.toFixed(0)} ms`);
+  }
+
+  const wb = await winBack(database, dbName);
+  const after = await postgresLimits(url, dbName);
+  const single = (before.single + after.single) / 2;
+  const batched = (before.batched + after.batched) / 2;
+  const stepsPerSecond = wb.steps / (wb.elapsedMs / 1000);
+  console.log(`\n3. Win-back journey, ${fmt(wb.users)} users, virtual clock, ${LANES} lanes (load average ${wb.load.toFixed(1)})`);
+  console.log(`   ${fmt(wb.steps)} user-steps and ${fmt(wb.actions)} side effects in ${seconds(wb.elapsedMs)} (entries: ${seconds(wb.entryMs)})`);
+  console.log(`   ${fmt(stepsPerSecond)} user-steps/s`);
+  console.log(`   PostgreSQL limits again after it (load average ${after.load.toFixed(1)}): ${fmt(after.single)} and ${fmt(after.batched)} steps/s`);
+  console.log(`   ratio to the mean limits: ${(stepsPerSecond / single).toFixed(1)}× one-step-per-transaction, ${((stepsPerSecond / batched) * 100).toFixed(0)}% of batched`);
+  console.log(`   CPU per user-step: engine process ${wb.nodeCpuMicros.toFixed(0)} µs, PostgreSQL ${wb.postgresCpuMicros.toFixed(0)} µs ` +
+    `(on ${cpus().length} otherwise idle cores: about ${fmt((cpus().length * 1e6) / (wb.nodeCpuMicros + wb.postgresCpuMicros))} user-steps/s)`);
+  console.log(`   finished: ${Object.entries(wb.finished).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
+  console.log(`   ${fmt(wb.users / 5)} order events in calls of 500, 3 at a time (a flood): call → goal committed p50 ${wb.orderLatency.p50.toFixed(0)} ms, p99 ${wb.orderLatency.p99.toFixed(0)} ms`);
+
+  const idle = await idleCpu(database, dbName);
+  console.log(`\n4. Idle with ${fmt(idle.instances)} waiting instances (${idle.seconds.toFixed(0)} s)`);
+  console.log(`   worker process ${idle.workerCpu.toFixed(2)}% of one core, its PostgreSQL backends ${idle.postgresCpu.toFixed(2)}%`);
+});

@@ -1,0 +1,73 @@
+import { countOperators, createOperator, ensureDefaultWorkspace } from "../app/lib/accounts.server";
+import type { AppServices } from "../app/services.server";
+import { hasDemoUsers, seedDemoUsers } from "../db/seed/demo-users";
+import { eq, sql } from "drizzle-orm";
+import { createJourney, publishJourney } from "../app/lib/journeys.server";
+import { journeys } from "../db/schema";
+import { seedDemoSegments } from "../app/segments/store.server";
+import { demoJourneys } from "../workflows/demo-journeys";
+
+export const DEFAULT_ADMIN_EMAIL = "admin@waypost.local";
+
+export interface FirstStartResult {
+  workspaceId: string;
+  /** Present only on the very first start: the generated admin login, to print once. */
+  admin?: { email: string; password: string };
+}
+
+/** On an empty database: the default workspace and an admin with a generated password. */
+export async function ensureFirstStart(services: AppServices): Promise<FirstStartResult> {
+  const workspace = await ensureDefaultWorkspace(services.db);
+  if ((await countOperators(services.db)) > 0) return { workspaceId: workspace.id };
+  const admin = await createOperator(services.db, { workspaceId: workspace.id, email: DEFAULT_ADMIN_EMAIL, name: "Admin", role: "admin" });
+  return { workspaceId: workspace.id, admin: { email: admin.email, password: admin.password } };
+}
+
+/** Demo users and events and the four demo journeys (published), only if not there yet. */
+export async function seedDemo(services: AppServices, workspaceId: string, userCount: number): Promise<{ users: number; events: number; journeys: number } | null> {
+  if (await hasDemoUsers(services.db, workspaceId)) {
+    await seedDemoSegments(services, workspaceId);
+    // A workspace seeded before the demo journeys existed still gets them, once.
+    const journeys = (await countJourneys(services, workspaceId)) === 0 ? await seedDemoJourneys(services, workspaceId) : 0;
+    return journeys > 0 ? { users: 0, events: 0, journeys } : null;
+  }
+  const seeded = await seedDemoUsers(services.db, workspaceId, userCount, services.now());
+  // Lifecycle, RFM and `churned_buyers` (the win-back journey's entry) segments, computed after the
+  // users exist so that the demo's existing members do not all "enter" at once.
+  await seedDemoSegments(services, workspaceId);
+  return { ...seeded, journeys: await seedDemoJourneys(services, workspaceId) };
+}
+
+/**
+ * Creates and publishes the journeys of PRODUCT.md through the journey store, skipping any whose
+ * name is already taken (so running it again adds nothing). Returns how many were created.
+ */
+export async function seedDemoJourneys(services: AppServices, workspaceId: string): Promise<number> {
+  const existing = new Set((await services.db.select({ name: journeys.name }).from(journeys).where(eq(journeys.workspaceId, workspaceId))).map((j) => j.name));
+  let created = 0;
+  for (const document of demoJourneys()) {
+    if (existing.has(document.name)) continue;
+    const journey = await createJourney(services.db, { workspaceId }, { name: document.name, document });
+    const published = await publishJourney(services.db, { workspaceId }, { journeyId: journey.id });
+    if (!published.ok) throw new Error(`demo journey "${document.name}" does not compile: ${published.errors.map((e) => e.message.en).join("; ")}`);
+    created += 1;
+  }
+  return created;
+}
+
+async function countJourneys(services: AppServices, workspaceId: string): Promise<number> {
+  const [row] = await services.db.select({ n: sql<number>`count(*)::int` }).from(journeys).where(eq(journeys.workspaceId, workspaceId));
+  return row.n;
+}
+
+export function loginBanner(url: string, admin: { email: string; password: string }): string {
+  const lines = [
+    "Waypost is ready. Sign in with this admin login (shown once; change it in Settings):",
+    `  URL:      ${url}/login`,
+    `  Email:    ${admin.email}`,
+    `  Password: ${admin.password}`,
+  ];
+  const width = Math.max(...lines.map((l) => l.length)) + 2;
+  const bar = "=".repeat(width);
+  return [bar, ...lines, bar].join("\n");
+}

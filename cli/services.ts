@@ -1,0 +1,30 @@
+import { join } from "node:path";
+import { migrate, openDatabase, type Database } from "../db/client";
+import type { Config } from "../app/config.server";
+import { createLogger } from "../app/lib/log.server";
+import type { AppServices } from "../app/services.server";
+import { createAppEngine } from "../workflows/embedded/app.server";
+import { createTemporalAppEngine } from "../workflows/temporal/app.server";
+
+/** Opens the configured database (PostgreSQL when DATABASE_URL is set, PGlite otherwise). */
+export function openConfiguredDatabase(config: Config): Promise<Database> {
+  return openDatabase({ url: config.DATABASE_URL, dataDir: join(config.WAYPOST_DATA_DIR, "pglite") });
+}
+
+/** Builds the services the server, workers and CLI commands share. Migrations run first. */
+export async function createServices(config: Config, options: { database?: Database; now?: () => Date } = {}): Promise<AppServices> {
+  const database = options.database ?? (await openConfiguredDatabase(config));
+  await migrate(database);
+  const services: AppServices = {
+    config,
+    database,
+    db: database.db,
+    log: createLogger(config.WAYPOST_LOG_LEVEL),
+    now: options.now ?? (() => new Date()),
+  };
+  // Created here, started only by `start` (WAYPOST_RUN_WORKER) and `worker`: every process can
+  // hand events to the engine, and any number of them may run its worker.
+  if (config.WAYPOST_ENGINE === "embedded") services.engine = createAppEngine(services);
+  if (config.WAYPOST_ENGINE === "temporal") services.engine = createTemporalAppEngine(services);
+  return services;
+}

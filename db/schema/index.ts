@@ -1,0 +1,6 @@
+export * from "./accounts";
+export * from "./users";
+export * from "./journeys";
+export * from "./messages";
+export * from "./segments";
+export * from "./engine";

@@ -1,0 +1,172 @@
+/**
+ * The channels as the running app uses them: one provider registry, one messaging service for the
+ * HTTP side (tracking hits, SMS callbacks, bounces, "send test message"), the delivery handlers,
+ * the receipt poller, and the two hooks the engines' own messaging services need
+ * (`recordMessageNodeEvent`, a lazy tracking secret). Kept on `services.channels` so the Remix
+ * build and code outside it (CLI, tests) share one instance per process.
+ */
+import { createHmac, createHash, timingSafeEqual } from "node:crypto";
+import { sql } from "drizzle-orm";
+import { query, type Db } from "../../db/client";
+import type { AppServices } from "../../app/services.server";
+import { createDeliveryHandlers } from "./delivery.server";
+import { deriveTrackingSecret, loadSecretKey, type SecretKey } from "./secrets.server";
+import { createMessagingService, type InternalUserEvent, type MessageNodeEvent, type MessagingService } from "./send.server";
+import { createProviderRegistry, type ProviderRegistry, type RegistryOptions } from "./settings.server";
+
+type Services = Pick<AppServices, "config" | "db" | "log" | "now" | "engine">;
+
+export interface ChannelsRuntime {
+  key(): SecretKey;
+  trackingSecret(): string;
+  registry: ProviderRegistry;
+  messaging: MessagingService;
+  delivery: ReturnType<typeof createDeliveryHandlers>;
+  /** Signed path segment for a workspace's provider callbacks (SMS report/replies, bounces). */
+  callbackToken(workspaceId: string, purpose: CallbackPurpose): string;
+  /** The workspace a callback token belongs to; null when forged. */
+  verifyCallbackToken(token: string, purpose: CallbackPurpose): string | null;
+  close(): Promise<void>;
+}
+
+export type CallbackPurpose = "sms-report" | "sms-up" | "email-bounce";
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The key is read on first use, so commands that never send (migrate) touch no key file. */
+export function lazySecrets(config: Pick<AppServices["config"], "WAYPOST_SECRET_KEY" | "WAYPOST_DATA_DIR">) {
+  let key: SecretKey | null = null;
+  let tracking: string | null = null;
+  const getKey = () => (key ??= loadSecretKey({ env: config.WAYPOST_SECRET_KEY, dataDir: config.WAYPOST_DATA_DIR }));
+  return { key: getKey, trackingSecret: () => (tracking ??= deriveTrackingSecret(getKey())) };
+}
+
+/**
+ * One node event per message state (sent, delivered, opened, clicked, failed) for analytics, in
+ * `journey_node_events` with kind `delivery`. Its seq is negative and derived from the event id,
+ * so it never collides with the interpreter's own (positive, ordered) records and a repeated
+ * report of the same state is stored once (ON CONFLICT DO NOTHING). Test messages (no instance)
+ * are not journey analytics. See docs/decisions/0250-delivery-node-events.md.
+ */
+export async function recordMessageNodeEvent(db: Db, event: MessageNodeEvent): Promise<void> {
+  if (!event.instanceId || !UUID.test(event.instanceId)) return;
+  const status = event.state === "failed" && event.afterSent ? "delivery_failed" : event.state;
+  await query(
+    db,
+    sql`insert into journey_node_events (instance_id, seq, workspace_id, journey_id, version_id, user_id, node_id, kind, output, reason,
+                                         message_status, channel, data, at)
+        select i.id, ${deliverySeq(event.eventId)}, i.workspace_id, i.journey_id, i.version_id, ${event.userId}, ${event.nodeId}, 'delivery', null,
+               ${event.reason ?? null}, ${status}, ${event.channel}, ${JSON.stringify({ messageId: event.messageId, eventId: event.eventId })}::jsonb,
+               ${event.at.toISOString()}::timestamptz
+        from journey_instances i where i.id = ${event.instanceId}::uuid
+        on conflict (instance_id, seq) do nothing`,
+  );
+}
+
+/** A negative int4 from the event id (31 bits of SHA-256). */
+export function deliverySeq(eventId: string): number {
+  return -(1 + (createHash("sha256").update(eventId).digest().readUInt32BE(0) % 0x7ffffffe));
+}
+
+/** Stores a delivery event in the user's history and hands it to the engine (wakes waiting journeys). */
+export async function emitMessageEvent(services: Pick<Services, "db" | "engine">, event: InternalUserEvent): Promise<void> {
+  await query(
+    services.db,
+    sql`insert into events (workspace_id, message_id, user_id, type, name, properties, timestamp)
+        values (${event.workspaceId}::uuid, ${event.messageId}, ${event.userId}, 'track', ${event.name},
+                ${JSON.stringify(event.properties)}::jsonb, ${event.timestamp.toISOString()}::timestamptz)
+        on conflict do nothing`,
+  );
+  await services.engine?.handleEvents([
+    {
+      workspaceId: event.workspaceId,
+      userId: event.userId,
+      messageId: event.messageId,
+      name: event.name,
+      properties: { ...event.properties },
+      timestamp: event.timestamp.getTime(),
+    },
+  ]);
+}
+
+export function createChannelsRuntime(services: Services, options: Partial<Omit<RegistryOptions, "db" | "key">> = {}): ChannelsRuntime {
+  const secrets = lazySecrets(services.config);
+  let registry: ProviderRegistry | null = null;
+  const reg = () => (registry ??= createProviderRegistry({ db: services.db, key: secrets.key(), ...options }));
+  const lazyRegistry: ProviderRegistry = {
+    resolve: (workspaceId, channel) => reg().resolve(workspaceId, channel),
+    invalidate: (workspaceId) => (registry ? registry.invalidate(workspaceId) : Promise.resolve()),
+    close: () => (registry ? registry.close() : Promise.resolve()),
+  };
+  const messaging = createMessagingService({
+    db: services.db,
+    providers: lazyRegistry.resolve,
+    now: () => services.now(),
+    recordNodeEvent: (e) => recordMessageNodeEvent(services.db, e),
+    emitEvent: (e) => emitMessageEvent(services, e),
+    trackingSecret: secrets.trackingSecret,
+  });
+  const delivery = createDeliveryHandlers({ db: services.db, messaging, providers: lazyRegistry.resolve, trackingSecret: secrets.trackingSecret, now: () => services.now() });
+  const mac = (workspaceId: string, purpose: CallbackPurpose) =>
+    createHmac("sha256", secrets.trackingSecret()).update(`callback:${purpose}:${workspaceId}`).digest("base64url").slice(0, 32);
+  return {
+    key: secrets.key,
+    trackingSecret: secrets.trackingSecret,
+    registry: lazyRegistry,
+    messaging,
+    delivery,
+    callbackToken: (workspaceId, purpose) => `${workspaceId}.${mac(workspaceId, purpose)}`,
+    verifyCallbackToken(token, purpose) {
+      const [workspaceId, given, extra] = token.split(".");
+      if (!workspaceId || !given || extra !== undefined || !UUID.test(workspaceId)) return null;
+      const expected = Buffer.from(mac(workspaceId, purpose));
+      const actual = Buffer.from(given);
+      return expected.length === actual.length && timingSafeEqual(expected, actual) ? workspaceId : null;
+    },
+    close: () => lazyRegistry.close(),
+  };
+}
+
+/** The process's channels runtime (built on first use). */
+export function channelsOf(services: AppServices): ChannelsRuntime {
+  return (services.channels ??= createChannelsRuntime(services));
+}
+
+/**
+ * Polls Alibaba Cloud's QuerySendDetails for every workspace with SMS configured, every
+ * `intervalMs` (receipts the callback missed, or workspaces without the callback). One pass at a
+ * time; errors are logged and the next pass runs anyway.
+ */
+export function startReceiptPoller(services: AppServices, intervalMs = 60_000): { stop(): Promise<void> } {
+  const runtime = channelsOf(services);
+  let stopped = false;
+  let current: Promise<void> = Promise.resolve();
+  const pass = async () => {
+    const workspaces = await query<{ workspace_id: string }>(
+      services.db,
+      sql`select workspace_id from channel_settings where kind = 'sms' and provider = 'aliyun-sms'`,
+    );
+    for (const { workspace_id } of workspaces) {
+      if (stopped) return;
+      try {
+        const changed = await runtime.delivery.pollSmsReceipts(workspace_id);
+        if (changed) services.log.info("sms receipts polled", { workspaceId: workspace_id, changed });
+      } catch (error) {
+        services.log.warn("sms receipt polling failed", { workspaceId: workspace_id, error: error instanceof Error ? error.message : String(error) });
+      }
+    }
+  };
+  const timer = setInterval(() => {
+    current = current.then(() => (stopped ? undefined : pass())).catch((error: unknown) => {
+      services.log.warn("sms receipt polling failed", { error: error instanceof Error ? error.message : String(error) });
+    });
+  }, intervalMs);
+  timer.unref();
+  return {
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await current;
+    },
+  };
+}

@@ -1,0 +1,43 @@
+import { ZodError } from "zod";
+import type { ActionContext, ActionResult, NodeRun } from "./runtime";
+import { getNodeDefinition } from "./registry";
+import { run as runPush } from "./push/runtime.server";
+import { run as runSms } from "./sms/runtime.server";
+import { run as runEmail } from "./email/runtime.server";
+import { run as runUpdateUser } from "./update-user/runtime.server";
+import { run as runWebhook } from "./webhook/runtime.server";
+
+/** Server-only map of node type → side-effect runtime. */
+const runtimes = new Map<string, NodeRun<unknown>>([
+  ["core.push", runPush],
+  ["core.sms", runSms],
+  ["core.email", runEmail],
+  ["core.update-user", runUpdateUser],
+  ["example.webhook", runWebhook],
+]);
+
+export function registerNodeRuntime(type: string, run: NodeRun<unknown>): void {
+  if (runtimes.has(type) && runtimes.get(type) !== run) throw new Error(`runtime for "${type}" is already registered`);
+  runtimes.set(type, run);
+}
+
+export function getNodeRuntime(type: string): NodeRun<unknown> | undefined {
+  return runtimes.get(type);
+}
+
+/**
+ * The single path every driver uses to run an action node (an activity on Temporal, an outbox
+ * job on the embedded engine). Errors thrown by a runtime become retries, so a bug or an outage
+ * is retried with backoff and finally leaves by `failed` instead of losing the user.
+ */
+export async function executeNode(type: string, ctx: ActionContext, config: unknown): Promise<ActionResult> {
+  const run = runtimes.get(type);
+  if (!run || !getNodeDefinition(type)) return { output: "failed", detail: { reason: "unknown_node_type", type } };
+  try {
+    return await run(ctx, config);
+  } catch (error) {
+    // A config that does not parse will not parse on the next attempt either.
+    if (error instanceof ZodError) return { output: "failed", detail: { reason: "config_invalid", message: error.message } };
+    return { retry: { reason: error instanceof Error ? error.message : String(error) } };
+  }
+}

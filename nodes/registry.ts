@@ -1,0 +1,71 @@
+import type { AnyNodeDefinition, NodeCategory } from "./define";
+import { triggerNode } from "./trigger/definition";
+import { waitNode } from "./wait/definition";
+import { waitForEventNode } from "./wait-for-event/definition";
+import { conditionNode } from "./condition/definition";
+import { splitNode } from "./split/definition";
+import { pushNode } from "./push/definition";
+import { smsNode } from "./sms/definition";
+import { emailNode } from "./email/definition";
+import { updateUserNode } from "./update-user/definition";
+import { exitNode } from "./exit/definition";
+import { webhookNode } from "./webhook/definition";
+
+/**
+ * Client-safe registry of node definitions (the palette, the inspector, the compiler).
+ * Runtimes are mapped separately in `registry.server.ts`.
+ */
+
+/** Control flow is a closed set interpreted by `workflows/interpreter.ts`. */
+export const CONTROL_TYPES = {
+  trigger: triggerNode.type,
+  wait: waitNode.type,
+  waitForEvent: waitForEventNode.type,
+  condition: conditionNode.type,
+  split: splitNode.type,
+  exit: exitNode.type,
+} as const;
+
+const builtIn: AnyNodeDefinition[] = [
+  triggerNode,
+  waitNode,
+  waitForEventNode,
+  conditionNode,
+  splitNode,
+  pushNode,
+  smsNode,
+  emailNode,
+  updateUserNode,
+  exitNode,
+];
+
+const definitions = new Map<string, AnyNodeDefinition>(builtIn.map((d) => [d.type, d]));
+const controlTypes = new Set<string>(Object.values(CONTROL_TYPES));
+
+/**
+ * Adds a custom node type. Only action nodes can be added: triggers and control flow are
+ * interpreted by the engine itself, so a new one would need engine support on both drivers.
+ */
+export function registerNode(def: AnyNodeDefinition): void {
+  const existing = definitions.get(def.type);
+  if (existing === def) return;
+  if (existing) throw new Error(`node type "${def.type}" is already registered`);
+  if (def.kind !== "action" || controlTypes.has(def.type)) {
+    throw new Error(`node type "${def.type}": custom nodes must be action nodes`);
+  }
+  definitions.set(def.type, def);
+}
+
+// The webhook ships as a custom node, registered exactly as a third-party node would be.
+registerNode(webhookNode);
+
+export function getNodeDefinition(type: string): AnyNodeDefinition | undefined {
+  return definitions.get(type);
+}
+
+const categoryOrder: NodeCategory[] = ["triggers", "flow", "messages", "data", "custom"];
+
+/** Palette order: by category, then registration order. */
+export function listNodeDefinitions(): AnyNodeDefinition[] {
+  return [...definitions.values()].sort((a, b) => categoryOrder.indexOf(a.category) - categoryOrder.indexOf(b.category));
+}

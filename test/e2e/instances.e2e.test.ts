@@ -1,0 +1,140 @@
+import type { Browser } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createJourney, publishJourney } from "../../app/lib/journeys.server";
+import { buildJourney } from "../../workflows/builder";
+import { createEmbeddedEngine, type EmbeddedEngine } from "../../workflows/embedded/engine.server";
+import { LOCALE_COOKIE } from "../../app/i18n";
+import { startTestApp, type TestApp } from "../support/app";
+import { launchBrowser, screenshot } from "../support/browser";
+
+const HOUR = 3_600_000;
+// Generous: the page may still be loading on a busy machine (expect.poll alone gives up after 1 s).
+const poll = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 15_000, interval: 100 });
+
+function waitThenPush(name: string, hours: number) {
+  return buildJourney({
+    name,
+    settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
+    nodes: [
+      { id: "trigger", type: "core.trigger", config: { source: "api" } },
+      { id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: hours, unit: "hours" } } },
+      { id: "push", type: "core.push", config: { title: "Hi", body: "Hello {{ user.id }}" } },
+      { id: "exit", type: "core.exit", config: {} },
+    ],
+    edges: [
+      ["trigger", "next", "wait"],
+      ["wait", "next", "push"],
+      ["push", "sent", "exit"],
+      ["push", "failed", "exit"],
+    ],
+  });
+}
+
+/** The Instances page on real instances: the embedded engine runs in the test on the app's database and clock. */
+describe("instances page", () => {
+  let app: TestApp;
+  let browser: Browser;
+  let engine: EmbeddedEngine;
+  let admin: { email: string; password: string; id: string };
+  let winBack: string;
+  // Near real time: sign-in sessions are checked against the app clock.
+  let clock = Date.now();
+  const sends: string[] = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({ serve: true, now: () => new Date(clock) });
+    admin = await app.addOperator("admin");
+    const db = app.services.db;
+    const actor = { workspaceId: app.workspaceId, operatorId: admin.id };
+    const publish = async (doc: unknown, name: string) => {
+      const { id } = await createJourney(db, actor, { name, document: doc });
+      const published = await publishJourney(db, actor, { journeyId: id });
+      if (!published.ok) throw new Error("journey does not publish");
+      return id;
+    };
+    winBack = await publish(waitThenPush("流失召回 · Win-back", 24), "流失召回 · Win-back");
+    const welcome = await publish(waitThenPush("Welcome", 2), "Welcome");
+    engine = createEmbeddedEngine({ db, now: () => new Date(clock), database: { kind: app.database.kind } }, { onSandboxSend: (d) => sends.push(d.request.idempotencyKey) });
+    for (const userId of ["u-1001", "u-1002", "u-1003"]) await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: winBack, userId });
+    for (const userId of ["u-2001", "u-2002"]) await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: welcome, userId });
+    await engine.runUntilIdle();
+    clock += 3 * HOUR;
+    await engine.runUntilIdle(); // Welcome's 2-hour wait is over: two pushes, two completed instances.
+    browser = await launchBrowser();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await engine?.stop();
+    await app?.close();
+  });
+
+  it("lists real instances, filters by journey, opens a timeline and skips its wait", async () => {
+    expect(sends).toHaveLength(2);
+    const page = await browser.newPage({ locale: "en-US", viewport: { width: 1280, height: 860 } });
+    await page.goto(`${app.url}/login?next=/instances`);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL((url) => url.pathname === "/instances");
+    await poll(() => page.getByTestId("instance-row").count()).toBe(5);
+    await poll(() => page.getByTestId("health-active").textContent()).toContain("3");
+    await screenshot(page, "instances-01-list");
+
+    await page.waitForLoadState("networkidle");
+    await page.getByTestId("filter-journey").selectOption({ label: "流失召回 · Win-back" });
+    await page.getByTestId("filter-apply").click();
+    await page.waitForURL(/journey=/);
+    await poll(() => page.getByTestId("instance-row").count()).toBe(3);
+    for (const text of await page.getByTestId("instance-row").allTextContents()) {
+      expect(text).toContain("Win-back");
+      expect(text).toContain("Waiting");
+    }
+    await screenshot(page, "instances-02-filtered");
+
+    await page.getByRole("link", { name: "u-1002" }).click();
+    await page.waitForURL(/\/instances\/[0-9a-f-]{36}$/);
+    await poll(() => page.getByTestId("timeline").textContent()).toContain("Entered wait");
+    expect(await page.getByTestId("wait-until").textContent()).toMatch(/20\d\d/);
+    await screenshot(page, "instances-03-timeline-waiting");
+
+    // The action button needs the hydrated page (its handler asks for confirmation first).
+    await page.waitForLoadState("networkidle");
+    page.once("dialog", (dialog) => void dialog.accept());
+    await page.getByTestId("action-skip").click();
+    await poll(() => page.getByTestId("ops-notice").textContent()).toContain("Wait skipped");
+    await engine.runUntilIdle(); // the worker runs the push the skip queued
+    expect(sends).toHaveLength(3);
+    await page.reload();
+    await poll(() => page.getByTestId("instance-detail").getAttribute("data-view")).toBe("completed");
+    const text = await page.getByTestId("timeline").textContent();
+    expect(text).toContain("Left wait by next");
+    expect(text).toContain("push message sent");
+    expect(text).toContain("Finished: Reached an exit");
+    expect(await page.getByTestId("operator-actions").textContent()).toContain(`${admin.email} skipped the wait`);
+    await screenshot(page, "instances-04-after-skip");
+
+    await page.goto(`${app.url}/instances?journey=${winBack}&status=waiting`);
+    await poll(() => page.getByTestId("instance-row").count()).toBe(2);
+    await page.close();
+  });
+
+  it("speaks Chinese (实例)", async () => {
+    const context = await browser.newContext({ locale: "zh-CN", viewport: { width: 1280, height: 860 } });
+    await context.addCookies([{ name: LOCALE_COOKIE, value: "zh", url: app.url }]);
+    const page = await context.newPage();
+    await page.goto(`${app.url}/login?next=/instances`);
+    await page.locator("input[type=email], input[name=email]").first().fill(admin.email);
+    await page.locator("input[type=password]").first().fill(admin.password);
+    await page.locator("button.primary[type=submit]").click();
+    await page.waitForURL((url) => url.pathname === "/instances");
+    await poll(() => page.locator("main h1").textContent()).toBe("实例");
+    expect(await page.getByTestId("engine-health").textContent()).toContain("引擎状态");
+    await screenshot(page, "instances-05-zh");
+    await page.getByTestId("instance-link").first().click();
+    await page.waitForURL(/\/instances\/[0-9a-f-]{36}$/);
+    await poll(() => page.getByTestId("timeline").textContent()).toContain("进入");
+    await screenshot(page, "instances-06-zh-timeline");
+    await context.close();
+  });
+});

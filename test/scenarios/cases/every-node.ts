@@ -1,0 +1,151 @@
+import { buildJourney } from "../../../workflows/builder";
+import type { Scenario } from "../format";
+
+const api = (userId: string, at: string) => ({ at, userId, event: { name: "$api.trigger", properties: {} } });
+
+/**
+ * One journey with every node type: update user, split, webhook, a condition over event
+ * history and traits, wait for event, email, a calendar-date wait, push, a condition over the
+ * push's message state, SMS and exit. Split branches (hash of user + node): en-buyer2 and
+ * en-other get B, everyone else A.
+ */
+export const everyNode: Scenario = {
+  name: "every node type: update user, split, webhook, conditions (history, trait, message state), waits, all channels",
+  covers: [
+    "node:core.trigger",
+    "trigger:api",
+    "node:core.update-user",
+    "node:core.split",
+    "node:example.webhook",
+    "node:core.condition",
+    "condition:event-history",
+    "condition:trait",
+    "condition:message-state",
+    "node:core.wait-for-event",
+    "node:core.email",
+    "node:core.wait",
+    "wait:calendar_date",
+    "node:core.push",
+    "node:core.sms",
+    "node:core.exit",
+  ],
+  journeyId: "scenario-every-node",
+  document: buildJourney({
+    name: "全节点 · Every node",
+    settings: { entry: { rule: "once" }, holdoutPercent: 0, exitEvents: [] },
+    nodes: [
+      { id: "trigger", type: "core.trigger", config: { source: "api" } },
+      { id: "tag", type: "core.update-user", config: { operations: [{ op: "add_tag", tag: "旅程测试" }, { op: "increment", trait: "journey_runs", by: 1 }] } },
+      { id: "ab", type: "core.split", config: { branches: [{ id: "a", label: "A", percent: 50 }, { id: "b", label: "B", percent: 50 }] } },
+      { id: "hook", type: "example.webhook", config: { url: "https://crm.example.com/hooks/{{ user.id }}", body: '{"tags":"{{ user.tags | join: "," }}"}' } },
+      {
+        id: "segment",
+        type: "core.condition",
+        config: {
+          mode: "branches",
+          branches: [
+            { id: "buyers", label: "近 30 天下单 · Bought in 30 days", rules: [{ kind: "event", event: "order_completed", check: "did", within: { amount: 30, unit: "days" } }] },
+            { id: "vip", label: "金卡 · Gold", rules: [{ kind: "trait", trait: "plan", op: "eq", value: "gold" }] },
+          ],
+        },
+      },
+      { id: "wait_open", type: "core.wait-for-event", config: { event: "app_opened", timeout: { amount: 1, unit: "days" } } },
+      { id: "email", type: "core.email", config: { subject: "{{ user.name | default: '朋友' }}，新品上架", html: "<p>新品上架 · New arrivals</p>" } },
+      { id: "wait_date", type: "core.wait", config: { mode: "calendar_date", date: "2024-06-01", time: "09:00", zone: "user" } },
+      { id: "push", type: "core.push", config: { title: "618 预热 · 618 preview", body: "金卡会员专享 · For Gold members" } },
+      { id: "wait_1h", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "hours" } } },
+      { id: "opened", type: "core.condition", config: { mode: "yes_no", rules: [{ kind: "message", nodeId: "push", state: "opened", check: "is" }] } },
+      { id: "sms", type: "core.sms", config: { body: "【Waypost】金卡会员 618 专享已开启，回TD退订" } },
+      { id: "exit", type: "core.exit", config: {} },
+    ],
+    edges: [
+      ["trigger", "next", "tag"],
+      ["tag", "next", "ab"],
+      ["tag", "failed", "exit"],
+      ["ab", "a", "hook"],
+      ["ab", "b", "hook"],
+      ["hook", "success", "segment"],
+      ["hook", "failed", "exit"],
+      ["segment", "buyers", "wait_open"],
+      ["segment", "vip", "wait_date"],
+      ["segment", "else", "exit"],
+      ["wait_open", "happened", "email"],
+      ["wait_open", "timed_out", "exit"],
+      ["email", "sent", "exit"],
+      ["email", "failed", "exit"],
+      ["wait_date", "next", "push"],
+      ["push", "sent", "wait_1h"],
+      ["push", "failed", "exit"],
+      ["wait_1h", "next", "opened"],
+      ["opened", "yes", "exit"],
+      ["opened", "no", "sms"],
+      ["sms", "sent", "exit"],
+      ["sms", "failed", "exit"],
+    ],
+  }),
+  workspaceTimezone: "Asia/Shanghai",
+  start: "2024-05-01T00:00:00.000Z",
+  until: "2024-06-05T00:00:00.000Z",
+  users: [
+    { id: "en-buyer", traits: { name: "小红" }, timezone: "Asia/Shanghai" },
+    { id: "en-buyer2", traits: {}, timezone: "Asia/Shanghai" },
+    { id: "en-vip", traits: { plan: "gold" }, timezone: "Asia/Shanghai" },
+    { id: "en-vip2", traits: { plan: "gold" }, timezone: "Europe/Berlin" },
+    { id: "en-hookfail", traits: {}, timezone: "Asia/Shanghai" },
+    { id: "en-other", traits: { plan: "free" }, timezone: "Asia/Shanghai" },
+  ],
+  timeline: [
+    { at: "2024-05-01T00:00:00.000Z", userId: "en-buyer", event: { name: "order_completed", properties: { amount: 99 } } },
+    { at: "2024-05-02T00:00:00.000Z", userId: "en-buyer2", event: { name: "order_completed", properties: { amount: 19 } } },
+    api("en-buyer", "2024-05-06T00:00:00.000Z"),
+    api("en-buyer2", "2024-05-06T00:30:00.000Z"),
+    api("en-vip", "2024-05-06T01:00:00.000Z"),
+    api("en-vip2", "2024-05-06T02:00:00.000Z"),
+    api("en-hookfail", "2024-05-06T03:00:00.000Z"),
+    api("en-other", "2024-05-06T04:00:00.000Z"),
+    { at: "2024-05-06T06:00:00.000Z", userId: "en-buyer", event: { name: "app_opened", properties: {} } },
+    // en-vip opens the push (09:00 Shanghai = 01:00Z) within the hour; en-vip2 never does.
+    { at: "2024-06-01T01:30:00.000Z", userId: "en-vip", event: { name: "$message.opened", properties: { nodeId: "push" } } },
+  ],
+  actionOutcomes: [{ nodeId: "hook", userId: "en-hookfail", result: "failed", reason: "http_404" }],
+  expect: {
+    paths: {
+      "en-buyer": [["trigger:next", "tag:next", "ab:a", "hook:success", "segment:buyers", "wait_open:happened", "email:sent", "exit"]],
+      "en-buyer2": [["trigger:next", "tag:next", "ab:b", "hook:success", "segment:buyers", "wait_open:timed_out", "exit"]],
+      "en-vip": [["trigger:next", "tag:next", "ab:a", "hook:success", "segment:vip", "wait_date:next", "push:sent", "wait_1h:next", "opened:yes", "exit"]],
+      "en-vip2": [["trigger:next", "tag:next", "ab:a", "hook:success", "segment:vip", "wait_date:next", "push:sent", "wait_1h:next", "opened:no", "sms:sent", "exit"]],
+      "en-hookfail": [["trigger:next", "tag:next", "ab:a", "hook:failed", "exit"]],
+      "en-other": [["trigger:next", "tag:next", "ab:b", "hook:success", "segment:else", "exit"]],
+    },
+    outcomes: {
+      "en-buyer": ["exit_node"],
+      "en-buyer2": ["exit_node"],
+      "en-vip": ["exit_node"],
+      "en-vip2": ["exit_node"],
+      "en-hookfail": ["exit_node"],
+      "en-other": ["exit_node"],
+    },
+    messages: [
+      { user: "en-buyer", node: "email", channel: "email", at: "2024-05-06T06:00:00.000Z", status: "sent" },
+      { user: "en-vip", node: "push", channel: "push", at: "2024-06-01T01:00:00.000Z", status: "sent" },
+      // 09:00 in Berlin (CEST) is 07:00Z; not opened an hour later, so SMS.
+      { user: "en-vip2", node: "push", channel: "push", at: "2024-06-01T07:00:00.000Z", status: "sent" },
+      { user: "en-vip2", node: "sms", channel: "sms", at: "2024-06-01T08:00:00.000Z", status: "sent" },
+    ],
+    nodeCounts: {
+      trigger: { entered: 6, left: { next: 6 } },
+      tag: { entered: 6, left: { next: 6 } },
+      ab: { entered: 6, left: { a: 4, b: 2 } },
+      hook: { entered: 6, left: { success: 5, failed: 1 } },
+      segment: { entered: 5, left: { buyers: 2, vip: 2, else: 1 } },
+      wait_open: { entered: 2, left: { happened: 1, timed_out: 1 } },
+      email: { entered: 1, left: { sent: 1 } },
+      wait_date: { entered: 2, left: { next: 2 } },
+      push: { entered: 2, left: { sent: 2 } },
+      wait_1h: { entered: 2, left: { next: 2 } },
+      opened: { entered: 2, left: { yes: 1, no: 1 } },
+      sms: { entered: 1, left: { sent: 1 } },
+      exit: { entered: 6, left: {} },
+    },
+  },
+};

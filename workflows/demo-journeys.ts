@@ -1,0 +1,193 @@
+import type { JourneyDocumentInput } from "./document";
+import { buildJourney } from "./builder";
+
+/**
+ * The four journeys of PRODUCT.md, as seeded for a new workspace. Node ids are stable so
+ * scenario tests and docs can refer to them.
+ */
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+export function winBackJourney(): JourneyDocumentInput {
+  return buildJourney({
+    name: "流失召回 · Lapsed-buyer win-back",
+    settings: {
+      entry: { rule: "cooldown", cooldownMs: 30 * DAY },
+      holdoutPercent: 10,
+      goal: { event: "order_completed", filters: [], windowMs: 7 * DAY },
+      exitEvents: [],
+    },
+    nodes: [
+      { id: "trigger", type: "core.trigger", config: { source: "segment_entry", segment: "churned_buyers" }, label: "进入人群：流失买家 · Enters churned buyers" },
+      // 11:00 and 17:00 convert best; both are outside quiet hours, and the push defers anyway.
+      { id: "send_time", type: "core.wait", config: { mode: "time_of_day", times: ["11:00", "17:00"], weekdays: [] } },
+      {
+        id: "push_winback",
+        type: "core.push",
+        config: {
+          title: "我们想你了 · We miss you",
+          body: '{{ user.name | default: "朋友" }}，送你一张 ¥10 优惠券，7 天内有效。A ¥10 coupon is waiting for you.',
+          deepLink: "waypost://coupons/winback10",
+          category: "marketing",
+          quietHours: "defer",
+          deliveryTimeoutMs: 2 * HOUR,
+        },
+      },
+      {
+        id: "sms_fallback",
+        type: "core.sms",
+        label: "短信补量 · SMS top-up",
+        config: {
+          body: '【Waypost】{{ user.name | default: "朋友" }}，我们想你了！¥10 优惠券已到账，7 天内有效：https://wp.example/c/winback10 回TD退订',
+          signName: "Waypost",
+          category: "marketing",
+          quietHours: "defer",
+        },
+      },
+      { id: "wait_order", type: "core.wait-for-event", config: { event: "order_completed", filters: [], timeout: { amount: 2, unit: "days" } } },
+      { id: "wait_3d", type: "core.wait", config: { mode: "duration", duration: { amount: 3, unit: "days" } } },
+      {
+        id: "email_winback",
+        type: "core.email",
+        config: {
+          subject: '{{ user.name | default: "朋友" }}，你的 ¥10 优惠券还在 · Your ¥10 coupon is still here',
+          html: '<p>{{ user.name | default: "朋友" }}，好久不见！</p><p>你的 ¥10 优惠券还有两天到期。<a href="https://wp.example/c/winback10">立即使用 · Use it now</a></p>',
+          category: "marketing",
+        },
+      },
+      { id: "exit", type: "core.exit", config: {} },
+    ],
+    edges: [
+      ["trigger", "next", "send_time"],
+      ["send_time", "next", "push_winback"],
+      ["push_winback", "sent", "wait_order"],
+      ["push_winback", "failed", "sms_fallback"],
+      ["sms_fallback", "sent", "wait_order"],
+      ["sms_fallback", "failed", "wait_order"],
+      ["wait_order", "happened", "exit"],
+      ["wait_order", "timed_out", "wait_3d"],
+      ["wait_3d", "next", "email_winback"],
+      ["email_winback", "sent", "exit"],
+      ["email_winback", "failed", "exit"],
+    ],
+  });
+}
+
+export function registeredNoOrderJourney(): JourneyDocumentInput {
+  return buildJourney({
+    name: "注册未下单 · Registered, no order in 24 h",
+    settings: {
+      entry: { rule: "once" },
+      holdoutPercent: 0,
+      goal: { event: "order_completed", filters: [], windowMs: 7 * DAY },
+      exitEvents: [],
+    },
+    nodes: [
+      { id: "trigger", type: "core.trigger", config: { source: "event", event: "signed_up", filters: [] } },
+      { id: "wait_order", type: "core.wait-for-event", config: { event: "order_completed", filters: [], timeout: { amount: 24, unit: "hours" } } },
+      {
+        id: "sms_hongbao",
+        type: "core.sms",
+        config: {
+          body: '【Waypost】{{ user.name | default: "新朋友" }}，送你一个新人红包🧧，下单立减 ¥15，打开 App 领取：https://wp.example/app/hongbao 回TD退订',
+          signName: "Waypost",
+          category: "marketing",
+          quietHours: "defer",
+        },
+      },
+      { id: "exit", type: "core.exit", config: {} },
+    ],
+    edges: [
+      ["trigger", "next", "wait_order"],
+      ["wait_order", "happened", "exit"],
+      ["wait_order", "timed_out", "sms_hongbao"],
+      ["sms_hongbao", "sent", "exit"],
+      ["sms_hongbao", "failed", "exit"],
+    ],
+  });
+}
+
+export function firstOrderJourney(): JourneyDocumentInput {
+  return buildJourney({
+    name: "首单复购 · After the first order",
+    settings: {
+      entry: { rule: "once" },
+      holdoutPercent: 0,
+      // A second order ends the journey: no replenishment reminder after they already restocked.
+      goal: { event: "order_completed", filters: [{ property: "order_count", op: "gte", value: 2 }], windowMs: 60 * DAY },
+      exitEvents: [],
+    },
+    nodes: [
+      {
+        id: "trigger",
+        type: "core.trigger",
+        config: { source: "event", event: "order_completed", filters: [{ property: "order_count", op: "eq", value: 1 }] },
+      },
+      { id: "wait_24h", type: "core.wait", config: { mode: "duration", duration: { amount: 24, unit: "hours" } } },
+      {
+        id: "push_bundle",
+        type: "core.push",
+        config: {
+          title: "首单感谢 · Thanks for your first order",
+          body: '{{ user.name | default: "朋友" }}，组合券已到账：满 99 减 20。A bundle coupon for you: ¥20 off ¥99.',
+          deepLink: "waypost://coupons/bundle20",
+          category: "marketing",
+          quietHours: "defer",
+        },
+      },
+      { id: "wait_replenish", type: "core.wait", config: { mode: "date_trait", trait: "replenish_at", offsetDays: -3, time: "10:00" } },
+      {
+        id: "push_reminder",
+        type: "core.push",
+        config: {
+          title: "该补货啦 · Time to restock",
+          body: '{{ user.name | default: "朋友" }}，你常买的商品快用完了吧？现在下单次日达。Running low? Order now for next-day delivery.',
+          deepLink: "waypost://reorder",
+          category: "marketing",
+          quietHours: "defer",
+        },
+      },
+      { id: "exit", type: "core.exit", config: {} },
+    ],
+    edges: [
+      ["trigger", "next", "wait_24h"],
+      ["wait_24h", "next", "push_bundle"],
+      ["push_bundle", "sent", "wait_replenish"],
+      ["push_bundle", "failed", "wait_replenish"],
+      ["wait_replenish", "next", "push_reminder"],
+      ["push_reminder", "sent", "exit"],
+      ["push_reminder", "failed", "exit"],
+    ],
+  });
+}
+
+export function fareNoticeJourney(): JourneyDocumentInput {
+  return buildJourney({
+    name: "扣费通知 · Fare deducted notice",
+    settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
+    nodes: [
+      { id: "trigger", type: "core.trigger", config: { source: "event", event: "ride_completed", filters: [] } },
+      {
+        id: "push_fare",
+        type: "core.push",
+        config: {
+          title: "扣费通知 · Fare deducted",
+          body: '本次乘车 {{ event.properties.from_station }} → {{ event.properties.to_station }}，扣费 ¥{{ event.properties.fare | default: "0" }}。Fare ¥{{ event.properties.fare | default: "0" }} deducted.',
+          category: "transactional",
+        },
+      },
+      { id: "exit", type: "core.exit", config: {} },
+    ],
+    edges: [
+      ["trigger", "next", "push_fare"],
+      ["push_fare", "sent", "exit"],
+      ["push_fare", "failed", "exit"],
+    ],
+  });
+}
+
+/** All four, in PRODUCT.md order. */
+export function demoJourneys(): JourneyDocumentInput[] {
+  return [winBackJourney(), registeredNoOrderJourney(), firstOrderJourney(), fareNoticeJourney()];
+}

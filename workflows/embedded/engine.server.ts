@@ -1,0 +1,848 @@
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import type { Db } from "../../db/client";
+import type { Logger } from "../../app/lib/log.server";
+import { executeNode } from "../../nodes/registry.server";
+import type { ActionContext, ActionResult, ActionServices, FetchLike, JourneyEvent } from "../../nodes/runtime";
+import { API_TRIGGER_EVENT, SEGMENT_ENTERED_EVENT, SEGMENT_EXITED_EVENT, scheduleRuns, triggerMatchesEvent } from "../../nodes/trigger/match";
+import type { EntryResult, IncomingEvent, JourneyEngine, SegmentChange } from "../engine";
+import { hash32 } from "../hash";
+import { isValidZone } from "../time";
+import { Batch, INSTANCE_COLUMNS, instFromRow, newInst, type Inst, type InstanceRow, type OutboxRow } from "./batch.server";
+import { arr, epochMs, iso, rows, toMs, transaction, type Conn } from "./db.server";
+import { EntryGate, type EntryCandidate } from "./entries.server";
+import { liveJourneys, ProgramCache, WorkspaceZones, type LiveJourney } from "./programs.server";
+import { createSandboxSender, type SandboxDelivery } from "./sandbox-sender.server";
+import { createUserUpdater } from "./user-updates.server";
+import { loadUsers, snapshotOf, userKey, type UserRow } from "./users.server";
+
+/**
+ * The embedded journey engine: durable per-user instances in the app's PostgreSQL (or PGlite),
+ * driven by the pure interpreter. See docs/engines.md for the design and docs/reliability.md
+ * for why a crash at any point neither loses a user nor repeats a send.
+ */
+
+export interface EmbeddedEngineServices {
+  db: Db;
+  /** Journey time. Tests and benchmarks inject a virtual clock. */
+  now(): Date;
+  log?: Logger;
+  /** `postgres` enables LISTEN/NOTIFY wake-ups between processes. */
+  database?: { kind: "pglite" | "postgres" };
+}
+
+export type ActionExecutor = (type: string, ctx: ActionContext, config: unknown) => Promise<ActionResult>;
+
+export interface EmbeddedEngineOptions {
+  /** Services for action runtimes, per workspace. Defaults: sandbox sender, DB profile updates, fetch. */
+  actionServices?: (workspaceId: string) => Partial<ActionServices>;
+  /** Runs one action node; default `executeNode` from the node registry. */
+  executeAction?: ActionExecutor;
+  /** The default sandbox sender's provider hook (counts provider calls in tests). */
+  onSandboxSend?: (delivery: SandboxDelivery) => void;
+  /** Members of a segment (by key), for schedule triggers. Default: the segments area's `segment_members`. */
+  segmentMembers?: (workspaceId: string, segmentId: string) => Promise<string[]>;
+  /** Instances/outbox rows per batch (one transaction each). Default 500. */
+  batchSize?: number;
+  /** Side effects run at once per worker. Default 200. */
+  actionConcurrency?: number;
+  /** How long a claimed side effect belongs to its worker before another may take it (real ms). Default 60 s. */
+  leaseMs?: number;
+  /** Longest idle sleep between polls (real ms). Default 1000. */
+  idlePollMs?: number;
+  /** Concurrent claim loops per worker process, and queues for incoming events. Default 2. */
+  lanes?: number;
+  /** Executions of one outbox row before its node fails with `execution_lost`. Default 10. */
+  maxExecutions?: number;
+  /** Real clock for leases and polling (never the journey clock). */
+  realNow?: () => number;
+  /** Every committed entry decision (metrics, tests). Redelivered events are not decisions. */
+  onEntry?: (entry: EntryDecisionEvent) => void;
+}
+
+export interface EntryDecisionEvent {
+  journeyId: string;
+  versionId: string;
+  userId: string;
+  at: number;
+  entered: boolean;
+  instanceId?: string;
+  reason?: string;
+}
+
+export interface EngineStats {
+  /** Interpreter steps applied (user-steps). */
+  steps: number;
+  batches: number;
+  actions: number;
+  entries: number;
+  rejectedEntries: number;
+  eventsDelivered: number;
+  errors: number;
+}
+
+export interface EmbeddedEngine extends JourneyEngine {
+  readonly kind: "embedded";
+  /** One pass: a batch of due timers, a batch of pending side effects, due schedule runs. Returns work done. */
+  tick(): Promise<number>;
+  /**
+   * Passes until nothing is due at the current journey time. `timers: false` only drains side
+   * effects (a test applying several inputs at one instant, in a chosen order).
+   */
+  runUntilIdle(options?: PassOptions & { maxPasses?: number; lanes?: number }): Promise<number>;
+  /** Earliest journey time at which something becomes due (timers, schedule runs), or null. */
+  nextDueAt(): Promise<number | null>;
+  stats(): EngineStats;
+}
+
+export interface PassOptions {
+  timers?: boolean;
+  schedules?: boolean;
+}
+
+export const ENGINE_CHANNEL = "waypost_engine";
+const MIN_IDLE_MS = 5;
+const SCHEDULE_EVERY_MS = 1000;
+
+type Mode = "inline" | "background" | "pending";
+
+export function createEmbeddedEngine(services: EmbeddedEngineServices, options: EmbeddedEngineOptions = {}): EmbeddedEngine {
+  return new Engine(services, options);
+}
+
+interface Waiter {
+  resolve(): void;
+}
+
+class Engine implements EmbeddedEngine {
+  readonly kind = "embedded" as const;
+  private readonly db: Db;
+  private readonly programs = new ProgramCache();
+  private readonly zones = new WorkspaceZones();
+  private readonly counters: EngineStats = { steps: 0, batches: 0, actions: 0, entries: 0, rejectedEntries: 0, eventsDelivered: 0, errors: 0 };
+  private readonly batchSize: number;
+  private readonly leaseMs: number;
+  private readonly realNow: () => number;
+  private readonly executor: ActionExecutor;
+  private readonly servicesFor: (workspaceId: string) => ActionServices;
+  private readonly scheduleCursors = new Map<string, number>();
+  private running = false;
+  private lanes: Promise<void>[] = [];
+  private readonly background = new Set<Promise<void>>();
+  private waiters: Waiter[] = [];
+  private unlisten: (() => Promise<void>) | null = null;
+  private lastScheduleCheck = 0;
+  private readonly eventQueues: Coalescer<IncomingEvent>[];
+
+  constructor(
+    private readonly services: EmbeddedEngineServices,
+    private readonly options: EmbeddedEngineOptions,
+  ) {
+    this.db = services.db;
+    this.batchSize = options.batchSize ?? 500;
+    this.leaseMs = options.leaseMs ?? 60_000;
+    this.realNow = options.realNow ?? Date.now;
+    this.executor = options.executeAction ?? executeNode;
+    this.eventQueues = Array.from({ length: Math.max(1, options.lanes ?? 2) }, () => new Coalescer<IncomingEvent>((events) => this.ingestAll(events), this.batchSize));
+    const sandbox = createSandboxSender({ db: this.db, now: () => this.nowMs(), onProviderCall: options.onSandboxSend });
+    const updater = createUserUpdater(this.db, () => this.nowMs());
+    const fetchLike: FetchLike = (url, init) => fetch(url, init);
+    const cache = new Map<string, ActionServices>();
+    this.servicesFor = (workspaceId) => {
+      let found = cache.get(workspaceId);
+      if (!found) {
+        found = { sendMessage: sandbox.forWorkspace(workspaceId), updateUser: updater(workspaceId), fetch: fetchLike, ...options.actionServices?.(workspaceId) };
+        cache.set(workspaceId, found);
+      }
+      return found;
+    };
+  }
+
+  stats(): EngineStats {
+    return { ...this.counters };
+  }
+
+  private nowMs(): number {
+    return this.services.now().getTime();
+  }
+
+  private readonly hooks = {
+    onStep: () => {
+      this.counters.steps += 1;
+    },
+    onError: (error: unknown, inst: Inst) => {
+      this.counters.errors += 1;
+      this.services.log?.error("journey step failed; instance ended as failed", {
+        instanceId: inst.id,
+        journeyId: inst.journeyId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    },
+  };
+
+  // ------------------------------------------------------------------ public API
+
+  /**
+   * Concurrent calls are coalesced (group commit): while one transaction runs, the events of
+   * calls arriving meanwhile are gathered and go in the next one. Events are split by user into
+   * a few queues, so one user's events keep their order and different users' proceed in parallel.
+   */
+  async handleEvents(events: IncomingEvent[]): Promise<void> {
+    const parts = new Map<number, IncomingEvent[]>();
+    for (const event of events) {
+      const queue = hash32(event.workspaceId, event.userId) % this.eventQueues.length;
+      const list = parts.get(queue) ?? [];
+      list.push(event);
+      parts.set(queue, list);
+    }
+    await Promise.all([...parts].map(([queue, list]) => this.eventQueues[queue].push(list)));
+  }
+
+  private async ingestAll(events: IncomingEvent[]): Promise<void> {
+    const byWorkspace = new Map<string, IncomingEvent[]>();
+    for (const event of events) {
+      const list = byWorkspace.get(event.workspaceId) ?? [];
+      list.push(event);
+      byWorkspace.set(event.workspaceId, list);
+    }
+    for (const [workspaceId, list] of byWorkspace) {
+      for (let i = 0; i < list.length; i += this.batchSize) await this.ingest(workspaceId, list.slice(i, i + this.batchSize));
+    }
+  }
+
+  async handleSegmentChanges(changes: SegmentChange[]): Promise<void> {
+    await this.handleEvents(
+      changes.map((c) => ({
+        workspaceId: c.workspaceId,
+        userId: c.userId,
+        messageId: `segment:${c.segmentId}:${c.change}:${c.at}`,
+        name: c.change === "entered" ? SEGMENT_ENTERED_EVENT : SEGMENT_EXITED_EVENT,
+        properties: { segment: c.segmentId },
+        timestamp: c.at,
+      })),
+    );
+  }
+
+  async triggerJourney(input: { workspaceId: string; journeyId: string; userId: string; properties?: Record<string, unknown> }): Promise<EntryResult> {
+    const live = (await liveJourneys(this.db, [input.workspaceId], this.programs)).find((j) => j.journeyId === input.journeyId);
+    if (!live) {
+      const [journey] = await rows<{ status: string }>(
+        this.db,
+        sql`select status from journeys where id = ${input.journeyId}::uuid and workspace_id = ${input.workspaceId}::uuid`,
+      );
+      return { entered: false, reason: !journey ? "not_found" : journey.status === "draft" ? "not_published" : journey.status };
+    }
+    if (live.trigger.source !== "api") return { entered: false, reason: "not_api_trigger" };
+    const event: IncomingEvent = {
+      workspaceId: input.workspaceId,
+      userId: input.userId,
+      messageId: `api:${randomUUID()}`,
+      name: API_TRIGGER_EVENT,
+      properties: { ...(input.properties ?? {}), journeyId: input.journeyId },
+      timestamp: this.nowMs(),
+    };
+    const results = await this.ingest(input.workspaceId, [event], { journey: live, withEvent: true });
+    return results.get(event.messageId) ?? { entered: false, reason: "duplicate" };
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.listen();
+    const lanes = Math.max(1, this.options.lanes ?? 2);
+    this.lanes = Array.from({ length: lanes }, (_, i) => this.lane(i));
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.kick();
+    await Promise.all(this.lanes);
+    this.lanes = [];
+    await Promise.all([...this.background]);
+    if (this.unlisten) await this.unlisten().catch(() => {});
+    this.unlisten = null;
+  }
+
+  async tick(): Promise<number> {
+    return this.pass({});
+  }
+
+  async runUntilIdle(options: PassOptions & { maxPasses?: number; lanes?: number } = {}): Promise<number> {
+    const maxPasses = options.maxPasses ?? 10_000;
+    let total = 0;
+    let passes = 0;
+    // Each lane claims its own batches (SKIP LOCKED), so several lanes keep the database busy
+    // while another lane runs interpreter steps; a round with no work anywhere means idle.
+    const lane = async () => {
+      for (;;) {
+        if (++passes > maxPasses) throw new Error(`engine still busy after ${maxPasses} passes`);
+        const work = await this.pass(options);
+        total += work;
+        if (work === 0) return;
+      }
+    };
+    for (;;) {
+      await Promise.all([...this.background]);
+      const before = total;
+      await Promise.all(Array.from({ length: Math.max(1, options.lanes ?? 1) }, lane));
+      if (total === before && this.background.size === 0) return total;
+    }
+  }
+
+  async nextDueAt(): Promise<number | null> {
+    const [row] = await rows<{ at: number | null }>(
+      this.db,
+      sql`select ${epochMs(sql`min(wake_at)`)} as at from journey_instances where status = 'active' and wake_at is not null`,
+    );
+    const candidates = [toMs(row?.at ?? null), await this.nextScheduleRun()].filter((t): t is number => t !== null);
+    return candidates.length ? Math.min(...candidates) : null;
+  }
+
+  // ------------------------------------------------------------------ worker loop
+
+  private async lane(index: number): Promise<void> {
+    const maxIdle = this.options.idlePollMs ?? 1000;
+    let idle = MIN_IDLE_MS;
+    while (this.running) {
+      let work = 0;
+      try {
+        work = await this.pass({ schedules: index === 0 });
+      } catch (error) {
+        this.counters.errors += 1;
+        this.services.log?.error("engine pass failed", { error: error instanceof Error ? error.message : String(error) });
+        await this.idleWait(maxIdle);
+        continue;
+      }
+      if (!this.running) break;
+      if (work > 0) {
+        // Work comes in batches: wake the idle lanes to share it.
+        if (idle > MIN_IDLE_MS) this.kick();
+        idle = MIN_IDLE_MS;
+        await new Promise((resolve) => setImmediate(resolve));
+        continue;
+      }
+      // Back off while idle. Only the first lane polls; the others sleep until it (or a NOTIFY,
+      // or a local event) finds work, so an idle worker costs a few indexed queries per `idlePollMs`.
+      await this.idleWait(index === 0 ? idle : maxIdle * 30);
+      idle = Math.min(idle * 2, maxIdle);
+    }
+  }
+
+  private idleWait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        resolve();
+      }, ms);
+      this.waiters.push(waiter);
+    });
+  }
+
+  private kick(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  private async listen(): Promise<void> {
+    if (this.services.database?.kind !== "postgres") return;
+    const client = (this.db as unknown as { $client?: { listen?: (channel: string, fn: () => void) => Promise<{ unlisten(): Promise<void> }> } }).$client;
+    if (!client?.listen) return;
+    try {
+      const handle = await client.listen(ENGINE_CHANNEL, () => this.kick());
+      this.unlisten = () => handle.unlisten();
+    } catch (error) {
+      // Polling still works; LISTEN only shortens the wait for work made by other processes.
+      this.services.log?.warn("engine LISTEN failed; falling back to polling", { error: error instanceof Error ? error.message : String(error) });
+    }
+  }
+
+  private async pass(options: PassOptions): Promise<number> {
+    let work = options.timers === false ? 0 : await this.runTimers("inline");
+    work += await this.runOutbox();
+    const real = this.realNow();
+    if (options.schedules !== false && (!this.running || real - this.lastScheduleCheck >= SCHEDULE_EVERY_MS)) {
+      this.lastScheduleCheck = real;
+      work += await this.runSchedules();
+    }
+    return work;
+  }
+
+  private async afterCommit(outbox: OutboxRow[], mode: Mode): Promise<void> {
+    if (outbox.length === 0) return;
+    if (mode === "inline") {
+      await this.execute(outbox);
+      return;
+    }
+    if (mode === "background") {
+      const job = this.execute(outbox).catch((error) => {
+        // The rows stay leased; another pass takes them when the lease runs out.
+        this.counters.errors += 1;
+        this.services.log?.error("side effects failed", { error: error instanceof Error ? error.message : String(error) });
+      });
+      const tracked = job.finally(() => this.background.delete(tracked));
+      this.background.add(tracked);
+      return;
+    }
+    if (this.services.database?.kind === "postgres") await rows(this.db, sql`select pg_notify(${ENGINE_CHANNEL}, '')`);
+  }
+
+  /** Events and entries from outside the worker: run their side effects here if a worker is running here. */
+  private get externalMode(): Mode {
+    return this.running ? "background" : "pending";
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  private async runTimers(mode: Mode): Promise<number> {
+    const now = this.nowMs();
+    let outbox: OutboxRow[] = [];
+    // A plain look first: when nothing is due (the idle case) no transaction is opened.
+    const [due] = await rows<{ due: number }>(
+      this.db,
+      sql`select 1 as due from journey_instances where status = 'active' and wake_at <= ${iso(now)}::timestamptz limit 1`,
+    );
+    if (!due) return 0;
+    const count = await transaction(this.db, async (tx) => {
+      const found = await rows<InstanceRow & UserRow>(
+        tx,
+        sql`with due as (
+              select id from journey_instances
+              where status = 'active' and wake_at <= ${iso(now)}::timestamptz
+              order by wake_at limit ${this.batchSize}
+              for update skip locked)
+            select ${INSTANCE_COLUMNS}, u.traits, u.timezone, u.tags
+            from journey_instances i join due on due.id = i.id
+            left join users u on u.workspace_id = i.workspace_id and u.id = i.user_id`,
+      );
+      if (found.length === 0) return 0;
+      await this.programs.load(tx, found.map((r) => r.version_id));
+      const batch = new Batch(now, this.hooks);
+      for (const row of found) {
+        const inst = batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, { ...row, id: row.user_id })));
+        batch.apply(inst, { type: "timer", now, user: inst.user });
+      }
+      await batch.settle(tx);
+      outbox = await batch.write(tx, { realNow: this.realNow(), leaseMs: this.leaseMs, leased: mode !== "pending" });
+      return found.length;
+    });
+    if (count > 0) this.counters.batches += 1;
+    await this.afterCommit(outbox, mode);
+    return count;
+  }
+
+  // ------------------------------------------------------------------ side effects
+
+  private async runOutbox(): Promise<number> {
+    const real = this.realNow();
+    const claimed = await rows<{ id: number | string; instance_id: string; workspace_id: string; run_id: string; idempotency_key: string; command: OutboxRow["command"]; attempts: number }>(
+      this.db,
+      sql`update journey_outbox o set status = 'running', attempts = o.attempts + 1, next_attempt_at = ${iso(real + this.leaseMs)}::timestamptz
+          from (select id from journey_outbox where next_attempt_at <= ${iso(real)}::timestamptz
+                order by next_attempt_at limit ${this.batchSize} for update skip locked) c
+          where o.id = c.id
+          returning o.id, o.instance_id, o.workspace_id, o.run_id, o.idempotency_key, o.command, o.attempts`,
+    );
+    if (claimed.length === 0) return 0;
+    const outbox: OutboxRow[] = claimed.map((r) => ({
+      id: Number(r.id),
+      instanceId: r.instance_id,
+      workspaceId: r.workspace_id,
+      runId: r.run_id,
+      idempotencyKey: r.idempotency_key,
+      command: r.command,
+      attempts: r.attempts,
+    }));
+    await this.execute(outbox);
+    return claimed.length;
+  }
+
+  /** Runs side effects, feeds their results back, and keeps going while results dispatch more. */
+  private async execute(first: OutboxRow[]): Promise<void> {
+    let outbox = first;
+    while (outbox.length > 0) {
+      await this.programs.load(this.db, outbox.map((r) => r.command.versionId));
+      const users = await loadUsers(
+        this.db,
+        outbox.filter((r) => !r.user).map((r) => ({ workspaceId: r.workspaceId, userId: r.command.userId })),
+      );
+      const results = await mapLimit(outbox, this.options.actionConcurrency ?? 200, async (row) => ({
+        row,
+        result: await this.runAction(row, users),
+      }));
+      outbox = await this.feed(results);
+    }
+  }
+
+  private async runAction(row: OutboxRow, users: Map<string, ReturnType<typeof snapshotOf>>): Promise<ActionResult> {
+    const cmd = row.command;
+    if (row.attempts > (this.options.maxExecutions ?? 10)) {
+      // The worker died this many times while running it: stop retrying something that may be
+      // what kills it, and let the journey take its failure path.
+      return { output: "failed", detail: { reason: "execution_lost" } };
+    }
+    const program = this.programs.get(cmd.versionId);
+    const node = program?.nodes[cmd.nodeId];
+    if (!program || !node) return { output: "failed", detail: { reason: "node_missing" } };
+    const ctx: ActionContext = {
+      workspaceId: row.workspaceId,
+      journeyId: cmd.journeyId,
+      versionId: cmd.versionId,
+      instanceId: row.instanceId,
+      nodeId: cmd.nodeId,
+      user: row.user ?? users.get(userKey(row.workspaceId, cmd.userId)) ?? snapshotOf(cmd.userId, undefined),
+      ...(cmd.event ? { event: cmd.event } : {}),
+      journey: { id: cmd.journeyId, name: program.name },
+      idempotencyKey: row.idempotencyKey,
+      attempt: cmd.attempt,
+      now: this.nowMs(),
+      services: this.servicesFor(row.workspaceId),
+    };
+    this.counters.actions += 1;
+    try {
+      return await this.executor(cmd.nodeType, ctx, node.config);
+    } catch (error) {
+      return { retry: { reason: error instanceof Error ? error.message : String(error) } };
+    }
+  }
+
+  private async feed(results: Array<{ row: OutboxRow; result: ActionResult }>): Promise<OutboxRow[]> {
+    const now = this.nowMs();
+    let next: OutboxRow[] = [];
+    await transaction(this.db, async (tx) => {
+      // Deleting the rows is the claim: if another worker already fed this result (our lease ran
+      // out while we were slow), the row is gone and the result is dropped. The same statement
+      // locks the instances (in id order, so concurrent lockers cannot deadlock).
+      const found = await rows<InstanceRow & UserRow & { outbox_id: number | string }>(
+        tx,
+        sql`with d as (delete from journey_outbox where id = any(${arr(results.map((r) => r.row.id))}::bigint[]) returning id, instance_id)
+            select d.id as outbox_id, ${INSTANCE_COLUMNS}, u.traits, u.timezone, u.tags
+            from d join journey_instances i on i.id = d.instance_id
+            left join users u on u.workspace_id = i.workspace_id and u.id = i.user_id
+            order by i.id for update of i`,
+      );
+      const alive = new Set(found.map((r) => Number(r.outbox_id)));
+      const live = results.filter((r) => alive.has(r.row.id));
+      next = [];
+      if (live.length === 0) return;
+      await this.programs.load(tx, found.map((r) => r.version_id));
+      const batch = new Batch(now, this.hooks);
+      for (const row of found) {
+        if (batch.instances.has(row.id)) continue;
+        batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, { ...row, id: row.user_id })));
+      }
+      for (const { row, result } of live) {
+        const inst = batch.instances.get(row.instanceId);
+        if (!inst) continue;
+        const changed = batch.apply(inst, { type: "actionResult", now, user: inst.user, runId: row.runId, result });
+        const block = inst.state?.block;
+        if (changed && block?.kind === "event" && block.purpose === "delivery") inst.deliveryKey = row.idempotencyKey;
+      }
+      await batch.settle(tx);
+      next = await batch.write(tx, { realNow: this.realNow(), leaseMs: this.leaseMs, leased: true });
+    });
+    this.counters.batches += 1;
+    return next;
+  }
+
+  // ------------------------------------------------------------------ events and entries
+
+  /**
+   * Delivers events to the user's waiting instances, then starts journeys they trigger, in the
+   * same order as the simulator (events first, so an entry event never reaches its own new
+   * instance). With `only`, the events are entries into that one journey (API, schedule).
+   */
+  private async ingest(
+    workspaceId: string,
+    events: IncomingEvent[],
+    only?: { journey: LiveJourney; withEvent: boolean },
+  ): Promise<Map<string, EntryResult>> {
+    const now = this.nowMs();
+    const results = new Map<string, EntryResult>();
+    const decisions: EntryDecisionEvent[] = [];
+    let outbox: OutboxRow[] = [];
+    const mode = this.externalMode;
+    await transaction(this.db, async (tx) => {
+      results.clear();
+      decisions.length = 0;
+      const userIds = [...new Set(events.map((e) => e.userId))];
+      const names = [...new Set(events.map((e) => e.name))];
+      // Independent reads go out together (pipelined on the transaction's connection).
+      const [waiting, allLive, users] = await Promise.all([
+        only
+          ? Promise.resolve([])
+          : rows<InstanceRow>(
+              tx,
+              sql`select ${INSTANCE_COLUMNS} from journey_instances i
+                  where i.workspace_id = ${workspaceId}::uuid and i.user_id = any(${arr(userIds)}::text[])
+                    and i.status = 'active' and i.awaiting && ${arr(names)}::text[]
+                  order by i.id for update`,
+            ),
+        only ? Promise.resolve([only.journey]) : liveJourneys(tx, [workspaceId], this.programs),
+        loadUsers(tx, userIds.map((userId) => ({ workspaceId, userId }))),
+        this.zones.load(tx, [workspaceId]),
+      ]);
+      const live = allLive.filter((j) => only || j.trigger.source !== "schedule");
+      const journeyEvents = events.map((e) => ({ incoming: e, event: { name: e.name, properties: e.properties ?? {}, id: e.messageId } satisfies JourneyEvent }));
+      const matched = journeyEvents.map(({ incoming, event }) => ({
+        incoming,
+        event,
+        journeys: only ? live : live.filter((j) => triggerMatchesEvent(j.trigger, event)),
+      }));
+      await this.programs.load(tx, [...waiting.map((r) => r.version_id), ...matched.flatMap((m) => m.journeys.map((j) => j.versionId))]);
+      const candidates = matched.flatMap((m) =>
+        m.journeys.map(
+          (j): EntryCandidate => ({ journeyId: j.journeyId, versionId: j.versionId, userId: m.incoming.userId, entryKey: m.incoming.messageId, program: this.programs.require(j.versionId) }),
+        ),
+      );
+      const [gate, seen] = await Promise.all([
+        EntryGate.prepare(tx, candidates, now),
+        this.loadReceipts(tx, waiting.map((r) => r.id), events.map((e) => e.messageId)),
+      ]);
+
+      const batch = new Batch(now, this.hooks);
+      const byUser = new Map<string, Inst[]>();
+      for (const row of waiting) {
+        const inst = batch.add(instFromRow(row, this.programs.require(row.version_id), users.get(userKey(workspaceId, row.user_id))!));
+        byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), inst]);
+      }
+      let c = 0;
+      for (const { incoming, event, journeys } of matched) {
+        const user = users.get(userKey(workspaceId, incoming.userId))!;
+        for (const inst of byUser.get(incoming.userId) ?? []) {
+          if (inst.state?.status !== "active" || seen.has(`${inst.id}\u0000${incoming.messageId}`)) continue;
+          if (batch.apply(inst, { type: "event", now, user, event })) {
+            inst.consumed.push(incoming.messageId);
+            seen.add(`${inst.id}\u0000${incoming.messageId}`);
+            this.counters.eventsDelivered += 1;
+          }
+        }
+        for (const journey of journeys) {
+          const candidate = candidates[c++];
+          const decision = gate.decide(candidate, now);
+          if (decision.kind === "duplicate") continue;
+          if (decision.kind === "rejected") {
+            batch.countEntry(journey.journeyId, journey.versionId, decision.reason);
+            results.set(incoming.messageId, { entered: false, reason: decision.reason });
+            decisions.push({ journeyId: journey.journeyId, versionId: journey.versionId, userId: incoming.userId, at: now, entered: false, reason: decision.reason });
+            continue;
+          }
+          batch.countEntry(journey.journeyId, journey.versionId, "entered");
+          const inst = batch.add(
+            newInst({
+              id: randomUUID(),
+              workspaceId,
+              journeyId: journey.journeyId,
+              versionId: journey.versionId,
+              userId: incoming.userId,
+              program: candidate.program,
+              user,
+              state: null,
+              created: { entryKey: incoming.messageId, enteredAt: now },
+            }),
+          );
+          const withEvent = only ? only.withEvent : true;
+          batch.apply(inst, {
+            type: "start",
+            now,
+            user,
+            instanceId: inst.id,
+            workspaceTimezone: this.zones.get(workspaceId),
+            ...(withEvent ? { event } : {}),
+          });
+          gate.entered(candidate, inst, now);
+          byUser.set(incoming.userId, [...(byUser.get(incoming.userId) ?? []), inst]);
+          results.set(incoming.messageId, { entered: true, instanceId: inst.id });
+          decisions.push({ journeyId: journey.journeyId, versionId: journey.versionId, userId: incoming.userId, at: now, entered: true, instanceId: inst.id });
+        }
+      }
+      await batch.settle(tx);
+      batch.ledger = [...gate.admitted.values()];
+      outbox = await batch.write(tx, { realNow: this.realNow(), leaseMs: this.leaseMs, leased: mode !== "pending" });
+    });
+    for (const decision of decisions) {
+      if (decision.entered) this.counters.entries += 1;
+      else this.counters.rejectedEntries += 1;
+      this.options.onEntry?.(decision);
+    }
+    this.counters.batches += 1;
+    await this.afterCommit(outbox, mode);
+    return results;
+  }
+
+  private async loadReceipts(tx: Conn, instanceIds: string[], messageIds: string[]): Promise<Set<string>> {
+    if (instanceIds.length === 0) return new Set();
+    const found = await rows<{ instance_id: string; message_id: string }>(
+      tx,
+      sql`select instance_id, message_id from journey_instance_events
+          where instance_id = any(${arr(instanceIds)}::uuid[]) and message_id = any(${arr([...new Set(messageIds)])}::text[])`,
+    );
+    return new Set(found.map((r) => `${r.instance_id}\u0000${r.message_id}`));
+  }
+
+  // ------------------------------------------------------------------ schedules
+
+  private async scheduleJourneys(): Promise<Array<LiveJourney & { zone: string; from: number }>> {
+    const live = (await liveJourneys(this.db, null, this.programs)).filter((j) => j.trigger.source === "schedule");
+    if (live.length === 0) return [];
+    await this.programs.load(this.db, live.map((j) => j.versionId));
+    await this.zones.load(this.db, live.map((j) => j.workspaceId));
+    const out = [];
+    for (const j of live) {
+      const zone = this.programs.require(j.versionId).settings.timezone;
+      out.push({ ...j, zone: isValidZone(zone) ? zone : this.zones.get(j.workspaceId), from: await this.scheduleCursor(j) });
+    }
+    return out;
+  }
+
+  /** The journey time from which a live version's schedule counts, fixed when first seen. */
+  private async scheduleCursor(journey: LiveJourney): Promise<number> {
+    const cached = this.scheduleCursors.get(journey.versionId);
+    if (cached !== undefined) return cached;
+    await rows(
+      this.db,
+      sql`insert into journey_schedule_cursors (version_id, journey_id, active_from)
+          values (${journey.versionId}::uuid, ${journey.journeyId}::uuid, ${iso(this.nowMs())}::timestamptz) on conflict do nothing`,
+    );
+    const [row] = await rows<{ from: number }>(
+      this.db,
+      sql`select ${epochMs(sql`active_from`)} as from from journey_schedule_cursors where version_id = ${journey.versionId}::uuid`,
+    );
+    const from = toMs(row.from)!;
+    this.scheduleCursors.set(journey.versionId, from);
+    return from;
+  }
+
+  private async runSchedules(): Promise<number> {
+    const journeys = await this.scheduleJourneys();
+    const now = this.nowMs();
+    let work = 0;
+    for (const journey of journeys) {
+      if (journey.trigger.source !== "schedule") continue;
+      for (const runAt of scheduleRuns(journey.trigger, journey.from, now + 1, journey.zone)) {
+        const claimed = await rows(
+          this.db,
+          sql`insert into journey_schedule_runs (journey_id, version_id, run_at, lease_until)
+              values (${journey.journeyId}::uuid, ${journey.versionId}::uuid, ${iso(runAt)}::timestamptz, ${iso(this.realNow() + this.leaseMs)}::timestamptz)
+              on conflict (journey_id, run_at) do update set lease_until = excluded.lease_until
+                where journey_schedule_runs.finished_at is null and journey_schedule_runs.lease_until < ${iso(this.realNow())}::timestamptz
+              returning 1 as claimed`,
+        );
+        if (claimed.length === 0) continue;
+        const members = await (this.options.segmentMembers ?? this.storedSegmentMembers)(journey.workspaceId, journey.trigger.segment);
+        let entered = 0;
+        for (let i = 0; i < members.length; i += this.batchSize) {
+          const events = members.slice(i, i + this.batchSize).map((userId) => ({
+            workspaceId: journey.workspaceId,
+            userId,
+            // One entry key per run: a run resumed after a crash re-admits nobody twice.
+            messageId: `schedule:${iso(runAt)}`,
+            name: "$schedule.run",
+            properties: {},
+            timestamp: runAt,
+          }));
+          const results = await this.ingest(journey.workspaceId, events, { journey, withEvent: false });
+          entered += [...results.values()].filter((r) => r.entered).length;
+        }
+        await rows(
+          this.db,
+          sql`update journey_schedule_runs set finished_at = ${iso(now)}::timestamptz, entered = entered + ${entered}
+              where journey_id = ${journey.journeyId}::uuid and run_at = ${iso(runAt)}::timestamptz`,
+        );
+        work += 1;
+      }
+    }
+    return work;
+  }
+
+  /** Members of a segment by key, from the segments area's `segment_members`. */
+  private readonly storedSegmentMembers = async (workspaceId: string, segmentKey: string): Promise<string[]> => {
+    const found = await rows<{ user_id: string }>(
+      this.db,
+      sql`select m.user_id from segment_members m join segments s on s.id = m.segment_id
+          where s.workspace_id = ${workspaceId}::uuid and s.key = ${segmentKey} and s.archived_at is null`,
+    );
+    return found.map((r) => r.user_id);
+  };
+
+  private async nextScheduleRun(): Promise<number | null> {
+    const journeys = await this.scheduleJourneys();
+    if (journeys.length === 0) return null;
+    const now = this.nowMs();
+    let next: number | null = null;
+    for (const journey of journeys) {
+      const done = await rows<{ at: number }>(
+        this.db,
+        sql`select ${epochMs(sql`run_at`)} as at from journey_schedule_runs where journey_id = ${journey.journeyId}::uuid and finished_at is not null`,
+      );
+      const finished = new Set(done.map((d) => toMs(d.at)));
+      // Look a year ahead: a later run is not "due" for any test or idle computation.
+      const upcoming = scheduleRuns(journey.trigger, journey.from, Math.max(now, journey.from) + 366 * 86_400_000, journey.zone).find((t) => !finished.has(t));
+      if (upcoming !== undefined && (next === null || upcoming < next)) next = upcoming;
+    }
+    return next;
+  }
+}
+
+/** Group commit: items pushed while a flush runs go together into the next flush. */
+class Coalescer<T> {
+  private queue: Array<{ items: T[]; resolve(): void; reject(error: unknown): void }> = [];
+  private flushing = false;
+
+  constructor(
+    private readonly flush: (items: T[]) => Promise<void>,
+    private readonly max: number,
+  ) {}
+
+  push(items: T[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ items, resolve, reject });
+      void this.drain();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.flushing) return;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0) {
+        const group = [this.queue.shift()!];
+        let size = group[0].items.length;
+        while (this.queue.length > 0 && size + this.queue[0].items.length <= this.max) {
+          size += this.queue[0].items.length;
+          group.push(this.queue.shift()!);
+        }
+        try {
+          await this.flush(group.flatMap((g) => g.items));
+          for (const g of group) g.resolve();
+        } catch (error) {
+          // Every caller of the group hears of the failure and may resend (the engine is
+          // idempotent per messageId), as ingestion does with a 503.
+          for (const g of group) g.reject(error);
+        }
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+}
+
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let index = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (index < items.length) {
+      const i = index++;
+      out[i] = await fn(items[i]);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}

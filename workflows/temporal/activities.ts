@@ -1,0 +1,150 @@
+import type { Db } from "../../db/client";
+import { evaluateCondition } from "../../nodes/condition/evaluate";
+import { executeNode } from "../../nodes/registry.server";
+import type { ActionContext, ActionResult, ActionServices, UserSnapshot } from "../../nodes/runtime";
+import { step, type Input, type InstanceState, type NodeRecord } from "../interpreter";
+import type { JourneyProgram } from "../program";
+import { loadFacts } from "../embedded/facts.server";
+import { ProgramCache } from "../embedded/programs.server";
+import { loadUsers, userKey } from "../embedded/users.server";
+import {
+  commitOf,
+  recordsOf,
+  stepDigest,
+  timerInput,
+  type Commit,
+  type EvaluateConditionRequest,
+  type ExecuteNodeRequest,
+  type InstanceRef,
+  type JourneyActivities,
+  type RecordProgressRequest,
+  type Stale,
+} from "./contract";
+import { storeProgress } from "./store.server";
+
+/**
+ * The journey workflow's activities. Each one stores the node events the workflow hands it (and,
+ * where it produces an interpreter input, the records of the step that input causes: the
+ * pre-commit described in contract.ts) together with the instance row, in one transaction keyed by
+ * (instance, seq): retries store nothing twice. Sends go through the node runtimes with the
+ * visit's idempotency key, so a retried send reaches a provider that honours the key only once.
+ */
+
+export type ActionExecutor = (type: string, ctx: ActionContext, config: unknown) => Promise<ActionResult>;
+
+export interface ActivityDeps {
+  db: Db;
+  /** Side-effect services for node runtimes (messaging, profile updates, fetch), per workspace. */
+  actionServices(workspaceId: string): ActionServices;
+  /** Runs one action node; default `executeNode` of the node registry. */
+  executeAction?: ActionExecutor;
+  /** Published program of a version; default: journey_versions, cached (versions are immutable). */
+  loadProgram?(versionId: string): Promise<JourneyProgram | undefined>;
+  /** Journey time (epoch ms); tests inject a virtual clock. */
+  now?(): number;
+}
+
+export function createActivities(deps: ActivityDeps): JourneyActivities {
+  const cache = new ProgramCache();
+  const now = deps.now ?? Date.now;
+  const execute = deps.executeAction ?? executeNode;
+  const loadProgram =
+    deps.loadProgram ??
+    (async (versionId: string) => {
+      await cache.load(deps.db, [versionId]);
+      return cache.get(versionId);
+    });
+
+  /** The instance's program, or null when this worker cannot reproduce the workflow's steps. */
+  async function programFor(request: { instance: InstanceRef; programHash: string }): Promise<JourneyProgram | null> {
+    const program = await loadProgram(request.instance.versionId);
+    return program && program.hash === request.programHash ? program : null;
+  }
+
+  async function currentUser(instance: InstanceRef): Promise<UserSnapshot> {
+    const users = await loadUsers(deps.db, [{ workspaceId: instance.workspaceId, userId: instance.userId }]);
+    return users.get(userKey(instance.workspaceId, instance.userId))!;
+  }
+
+  /** Re-runs a step made with a possibly stale profile; stale when today's profile changes it. */
+  function recheck(request: ExecuteNodeRequest | EvaluateConditionRequest | RecordProgressRequest, program: JourneyProgram | null, user: UserSnapshot): Stale | null {
+    const verify = request.verify;
+    if (!verify || !program) return null;
+    const fresh = step(program, verify.before, timerInput(verify.now, user));
+    return stepDigest(fresh) === verify.digest ? null : { stale: true, now: now(), user };
+  }
+
+  /**
+   * The step the workflow is about to make with this input, made here so its records are stored
+   * now. Any failure only skips the optimisation: the workflow then stores the records itself.
+   */
+  function precommit(program: JourneyProgram | null, state: InstanceState, input: Input): { records: NodeRecord[]; state: InstanceState; commit?: Commit } {
+    if (!program) return { records: [], state };
+    try {
+      const result = step(program, state, input);
+      const records = recordsOf(result.commands);
+      const commit = commitOf(records);
+      return { records, state: result.state, ...(commit ? { commit } : {}) };
+    } catch {
+      return { records: [], state };
+    }
+  }
+
+  return {
+    async executeNode(request) {
+      const { instance, command } = request;
+      const program = await programFor(request);
+      const before = await currentUser(instance);
+      const stale = recheck(request, program, before);
+      if (stale) return stale;
+      const ctx: ActionContext = {
+        workspaceId: instance.workspaceId,
+        journeyId: instance.journeyId,
+        versionId: instance.versionId,
+        instanceId: instance.instanceId,
+        nodeId: command.nodeId,
+        user: before,
+        ...(command.event ? { event: command.event } : {}),
+        journey: { id: instance.journeyId, name: program?.name ?? "" },
+        idempotencyKey: command.idempotencyKey,
+        attempt: command.attempt,
+        now: now(),
+        services: deps.actionServices(instance.workspaceId),
+      };
+      const result = await execute(command.nodeType, ctx, command.config);
+      // Profile-changing nodes (Update user) must be seen by the very next step.
+      const user = await currentUser(instance);
+      const at = now();
+      const next = precommit(program, request.state, { type: "actionResult", now: at, user, runId: command.runId, result });
+      await storeProgress(deps.db, { instance, pending: request.records, state: request.state, replace: request.replace, precommitted: next.records, next: next.state, now: at });
+      return { now: at, user, result, ...(next.commit ? { commit: next.commit } : {}) };
+    },
+
+    async evaluateCondition(request) {
+      const { instance, command } = request;
+      const program = await programFor(request);
+      const user = await currentUser(instance);
+      const stale = recheck(request, program, user);
+      if (stale) return stale;
+      const at = now();
+      const facts = await loadFacts(deps.db, [
+        { instanceId: instance.instanceId, workspaceId: instance.workspaceId, userId: instance.userId, config: command.config, now: at, user, unsaved: request.records },
+      ]);
+      const output = evaluateCondition(command.config, facts.get(instance.instanceId)!);
+      const next = precommit(program, request.state, { type: "evaluation", now: at, user, nodeId: command.nodeId, output });
+      await storeProgress(deps.db, { instance, pending: request.records, state: request.state, replace: request.replace, precommitted: next.records, next: next.state, now: at });
+      return { now: at, user, output, ...(next.commit ? { commit: next.commit } : {}) };
+    },
+
+    async recordProgress(request) {
+      const { instance } = request;
+      const program = await programFor(request);
+      const user = await currentUser(instance);
+      const stale = recheck(request, program, user);
+      if (stale) return stale;
+      const at = now();
+      await storeProgress(deps.db, { instance, pending: request.records, state: request.state, replace: request.replace, precommitted: [], next: request.state, now: at });
+      return { now: at, user };
+    },
+  };
+}

@@ -1,0 +1,126 @@
+import { readFileSync } from "node:fs";
+import {
+  Client,
+  Connection,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+  WorkflowNotFoundError,
+} from "@temporalio/client";
+import type { Config } from "../../app/config.server";
+import { ENTER_SIGNAL, EVENT_SIGNAL, WORKFLOW_TYPE, type EnterSignal, type EventSignal, type JourneyWorkflowInput } from "./contract";
+import type { journeyWorkflow } from "./workflows";
+
+/**
+ * Connection settings and the two calls the engine makes to Temporal. The app never imports the
+ * workflow code itself (only its type): workflows run in the worker.
+ */
+
+export interface TemporalSettings {
+  address: string;
+  namespace: string;
+  taskQueue: string;
+  /** TLS without a client certificate (server-authenticated), e.g. with an API key. */
+  tls: boolean;
+  /** mTLS client certificate and key (PEM files), as Temporal Cloud's certificate auth needs. */
+  tlsCertPath?: string;
+  tlsKeyPath?: string;
+  /** Temporal Cloud API key; implies TLS. */
+  apiKey?: string;
+}
+
+export function temporalSettings(config: Config): TemporalSettings {
+  if (!config.TEMPORAL_ADDRESS) throw new Error("TEMPORAL_ADDRESS is not set");
+  return {
+    address: config.TEMPORAL_ADDRESS,
+    namespace: config.TEMPORAL_NAMESPACE,
+    taskQueue: config.TEMPORAL_TASK_QUEUE,
+    tls: config.TEMPORAL_TLS,
+    ...(config.TEMPORAL_TLS_CERT_PATH ? { tlsCertPath: config.TEMPORAL_TLS_CERT_PATH } : {}),
+    ...(config.TEMPORAL_TLS_KEY_PATH ? { tlsKeyPath: config.TEMPORAL_TLS_KEY_PATH } : {}),
+    ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}),
+  };
+}
+
+/** Options the client's and the worker's (native) connection both accept. */
+export interface SharedConnectionOptions {
+  address: string;
+  tls?: true | { clientCertPair: { crt: Buffer; key: Buffer } };
+  apiKey?: string;
+  metadata?: Record<string, string>;
+}
+
+export function connectionOptions(settings: TemporalSettings): SharedConnectionOptions {
+  if ((settings.tlsCertPath === undefined) !== (settings.tlsKeyPath === undefined)) {
+    throw new Error("TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH must be set together");
+  }
+  const mtls = settings.tlsCertPath && settings.tlsKeyPath
+    ? { clientCertPair: { crt: readFileSync(settings.tlsCertPath), key: readFileSync(settings.tlsKeyPath) } }
+    : undefined;
+  const tls = mtls ?? (settings.tls || settings.apiKey ? (true as const) : undefined);
+  return {
+    address: settings.address,
+    ...(tls ? { tls } : {}),
+    ...(settings.apiKey ? { apiKey: settings.apiKey, metadata: { "temporal-namespace": settings.namespace } } : {}),
+  };
+}
+
+export async function connectClient(settings: TemporalSettings): Promise<Client> {
+  const connection = await Connection.connect(connectionOptions(settings));
+  return new Client({ connection, namespace: settings.namespace });
+}
+
+/** signalled: the workflow runs (started now or already running); closed: it already ended. */
+export type StartOutcome = "signalled" | "closed";
+
+/** What the engine needs from Temporal; tests substitute a recording fake. */
+export interface WorkflowGateway {
+  /**
+   * Signal-with-start for an entry: starts the instance's workflow, or signals the run already
+   * there. The id is the instance id and is never reused, so a retried entry cannot start twice.
+   */
+  enter(input: JourneyWorkflowInput, signal: EnterSignal): Promise<StartOutcome>;
+  /** Delivers an event to a running workflow; false when there is none. */
+  signal(workflowId: string, signal: EventSignal): Promise<boolean>;
+  /**
+   * Delivers an event, starting the workflow from `input` (the stored checkpoint) if it never
+   * started: the repair for a crash between storing an entry and starting its workflow.
+   */
+  signalWithStart(input: JourneyWorkflowInput, signal: EventSignal): Promise<StartOutcome>;
+}
+
+export function temporalGateway(client: Client, taskQueue: string): WorkflowGateway {
+  const options = (input: JourneyWorkflowInput) => ({
+    workflowId: input.instance.instanceId,
+    taskQueue,
+    args: [input] as [JourneyWorkflowInput],
+    workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+    memo: { journeyId: input.instance.journeyId, versionId: input.instance.versionId, userId: input.instance.userId },
+  });
+  const startOrSignal = async (input: JourneyWorkflowInput, signal: string, payload: unknown): Promise<StartOutcome> => {
+    try {
+      await client.workflow.signalWithStart<typeof journeyWorkflow, [unknown]>(WORKFLOW_TYPE, {
+        ...options(input),
+        signal,
+        signalArgs: [payload],
+      });
+      return "signalled";
+    } catch (error) {
+      // REJECT_DUPLICATE: the instance already ran to completion under this id.
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return "closed";
+      throw error;
+    }
+  };
+  return {
+    enter: (input, signal) => startOrSignal(input, ENTER_SIGNAL, signal),
+    signalWithStart: (input, signal) => startOrSignal(input, EVENT_SIGNAL, signal),
+    async signal(workflowId, signal) {
+      try {
+        await client.workflow.getHandle(workflowId).signal(EVENT_SIGNAL, signal);
+        return true;
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      }
+    },
+  };
+}

@@ -1,0 +1,325 @@
+import {
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  sleep,
+  workflowInfo,
+} from "@temporalio/workflow";
+import { step, wakeAt, type Command, type Input, type InstanceState, type NodeRecord } from "../interpreter";
+import type { ActionResult, UserSnapshot } from "../../nodes/runtime";
+import {
+  ENTER_SIGNAL,
+  EVENT_SIGNAL,
+  STATE_QUERY,
+  commitOf,
+  entryStep,
+  journeyTime,
+  recordsOf,
+  stepDigest,
+  timerInput,
+  type Commit,
+  type EnterSignal,
+  type EvaluateCommand,
+  type EventSignal,
+  type JourneyActivities,
+  type JourneyWorkflowInput,
+  type JourneyWorkflowResult,
+  type Outcome,
+  type RunCommand,
+  type Stale,
+  type VerifyStep,
+} from "./contract";
+
+/**
+ * One user's run through one journey version: the pure interpreter's loop on Temporal.
+ *
+ * Commands map to: `run` → the `executeNode` activity (one per side effect), `evaluate` → the
+ * `evaluateCondition` activity, `sleep`/`waitForEvent` → one timer per deadline plus the event
+ * signal, `record` → batched into the next activity (see contract.ts for pre-commit and verify).
+ *
+ * Versioning: the program travels in the input and across continue-as-new, so an instance stays
+ * on the version it entered. Any change to this file or to `step` that alters the commands an
+ * existing history produces must be guarded with `patched()` (docs/engines.md, "Changing the
+ * workflow"); the replay suite in test/temporal fails when that is forgotten.
+ */
+
+// Sends: a few quick retries for worker or database trouble, then the interpreter's own backoff
+// takes over (a failed activity becomes a `retry` result), so a provider outage never loses a user.
+const sends = proxyActivities<JourneyActivities>({
+  startToCloseTimeout: "2 minutes",
+  retry: { initialInterval: "5 seconds", backoffCoefficient: 2, maximumInterval: "1 minute", maximumAttempts: 3 },
+});
+
+// Bookkeeping is idempotent and must eventually succeed: retried without limit.
+const bookkeeping = proxyActivities<JourneyActivities>({
+  startToCloseTimeout: "1 minute",
+  retry: { initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "5 minutes" },
+});
+
+export const eventSignal = defineSignal<[EventSignal]>(EVENT_SIGNAL);
+export const enterSignal = defineSignal<[EnterSignal]>(ENTER_SIGNAL);
+export const stateQuery = defineQuery<InstanceState | null>(STATE_QUERY);
+
+/** Far below Temporal's 50k-event limit; keeps replays of busy instances cheap. */
+export const DEFAULT_HISTORY_LIMIT = 2_000;
+const SEEN_LIMIT = 256;
+
+export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
+  return new JourneyRun(input).run();
+}
+
+interface Deadline {
+  until: number;
+  fired: boolean;
+  scope: CancellationScope;
+  done: Promise<void>;
+}
+
+class JourneyRun {
+  private state: InstanceState | null;
+  private user: UserSnapshot;
+  private committedSeq: number;
+  /** Records not stored yet; they ride on the next activity. */
+  private pending: NodeRecord[] = [];
+  private replace = false;
+  /** The last step, when it was made with a profile that may be stale. */
+  private unverified: VerifyStep | null = null;
+  private readonly inbox: EventSignal[] = [];
+  private readonly seen: string[];
+  private timer: Deadline | null = null;
+
+  constructor(private readonly input: JourneyWorkflowInput) {
+    this.state = input.resume?.state ?? null;
+    this.user = input.resume?.user ?? input.entry.user;
+    this.committedSeq = input.resume?.committedSeq ?? 0;
+    this.seen = input.resume?.seen ?? (input.entry.event?.id ? [input.entry.event.id] : []);
+
+    setHandler(eventSignal, (signal) => {
+      if (this.seen.includes(signal.messageId)) return;
+      this.seen.push(signal.messageId);
+      if (this.seen.length > SEEN_LIMIT) this.seen.shift();
+      this.inbox.push(signal);
+    });
+    // Signal-with-start always carries this; every attempt of one entry sends the same key to the
+    // same workflow id, so a second delivery is by definition a retry and there is nothing to do.
+    setHandler(enterSignal, () => undefined);
+    setHandler(stateQuery, () => this.state);
+  }
+
+  async run(): Promise<JourneyWorkflowResult> {
+    let commands = this.state ? [] : this.enter();
+    for (;;) {
+      const next = this.take(commands);
+      if (next?.type === "run") {
+        commands = await this.executeNode(next);
+        continue;
+      }
+      if (next?.type === "evaluate") {
+        commands = await this.evaluate(next);
+        continue;
+      }
+      if (this.pending.length > 0) {
+        const restepped = await this.flush();
+        if (restepped) {
+          commands = restepped;
+          continue;
+        }
+      }
+      const state = this.state!;
+      if (state.status === "completed") return { reason: state.reason, seq: state.seq };
+      if (this.inbox.length === 0 && this.historyIsLong()) {
+        await continueAsNew<typeof journeyWorkflow>({
+          ...this.input,
+          resume: { state, user: this.user, committedSeq: this.committedSeq, seen: [...this.seen] },
+        });
+      }
+      commands = await this.wake();
+    }
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  private enter(): Command[] {
+    const { program, instance, workspaceTimezone, entry } = this.input;
+    const result = entryStep(program, instance, workspaceTimezone, entry);
+    this.state = result.state;
+    this.accept(result.commands, entry.commit);
+    return result.commands;
+  }
+
+  /** Waits for an event or the deadline, and applies whichever comes first. */
+  private async wake(): Promise<Command[]> {
+    await this.armTimer();
+    await condition(() => this.inbox.length > 0 || this.timer?.fired === true);
+    if (this.inbox.length > 0) {
+      const signal = this.inbox.shift()!;
+      this.user = signal.user;
+      return this.apply({ type: "event", now: this.now(), user: signal.user, event: signal.event });
+    }
+    return this.apply(timerInput(this.now(), this.user), true);
+  }
+
+  private apply(input: Input, staleProfile = false): Command[] {
+    const before = this.state!;
+    const result = step(this.input.program, before, input);
+    // The interpreter hands back the same state object when an input does not apply.
+    if (result.state === before && result.commands.length === 0) return [];
+    this.state = result.state;
+    this.unverified = staleProfile ? { before, now: input.now, digest: stepDigest(result) } : null;
+    return result.commands;
+  }
+
+  /** Applies an input whose records the activity may already have stored. */
+  private applyCommitted(input: Input, commit: Commit | undefined): Command[] {
+    const commands = this.apply(input);
+    this.accept(commands, commit);
+    return commands;
+  }
+
+  private accept(commands: Command[], commit: Commit | undefined): void {
+    if (!commit) return;
+    const ours = commitOf(recordsOf(commands));
+    if (ours && ours.seq === commit.seq && ours.digest === commit.digest) this.committedSeq = commit.seq;
+    // Stored records differ from ours (a worker running other interpreter code): ours win.
+    else this.replace = true;
+  }
+
+  /** Queues the step's records and returns its one non-record command, if any. */
+  private take(commands: Command[]): Command | undefined {
+    let next: Command | undefined;
+    for (const command of commands) {
+      if (command.type === "record") {
+        if (command.record.seq > this.committedSeq) this.pending.push(command.record);
+      } else if (next) {
+        throw new Error(`interpreter returned two commands to act on: ${next.type}, ${command.type}`);
+      } else {
+        next = command;
+      }
+    }
+    return next;
+  }
+
+  // ------------------------------------------------------------------ activities
+
+  private base() {
+    return {
+      instance: this.input.instance,
+      programHash: this.input.program.hash,
+      records: this.pending,
+      ...(this.unverified ? { verify: this.unverified } : {}),
+      ...(this.replace ? { replace: true } : {}),
+    };
+  }
+
+  private async executeNode(command: RunCommand): Promise<Command[]> {
+    await this.disarmTimer();
+    let outcome: Outcome<{ result: ActionResult }>;
+    try {
+      outcome = await sends.executeNode({ ...this.base(), state: this.state!, command });
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      // Unsent records stay pending (storing them is idempotent) and the interpreter retries the
+      // node later with backoff, finally leaving by `failed`. An attempt may have stored records
+      // of a result this workflow never sees: the next store replaces them.
+      this.replace = true;
+      const reason = error.cause?.message ?? error.message;
+      return this.apply({ type: "actionResult", now: this.now(), user: this.user, runId: command.runId, result: { retry: { reason } } });
+    }
+    if (outcome.stale) return this.restep(outcome);
+    this.settled(outcome.user);
+    return this.applyCommitted(
+      { type: "actionResult", now: outcome.now, user: outcome.user, runId: command.runId, result: outcome.result },
+      outcome.commit,
+    );
+  }
+
+  private async evaluate(command: EvaluateCommand): Promise<Command[]> {
+    await this.disarmTimer();
+    const outcome = await bookkeeping.evaluateCondition({ ...this.base(), state: this.state!, command });
+    if (outcome.stale) return this.restep(outcome);
+    this.settled(outcome.user);
+    return this.applyCommitted(
+      { type: "evaluation", now: outcome.now, user: outcome.user, nodeId: command.nodeId, output: outcome.output },
+      outcome.commit,
+    );
+  }
+
+  /** Stores pending records; returns new commands when the step had to be redone. */
+  private async flush(): Promise<Command[] | null> {
+    await this.disarmTimer();
+    const outcome = await bookkeeping.recordProgress({ ...this.base(), state: this.state! });
+    if (outcome.stale) return this.restep(outcome);
+    this.settled(outcome.user);
+    return null;
+  }
+
+  private settled(user: UserSnapshot): void {
+    this.committedSeq = Math.max(this.committedSeq, ...this.pending.map((r) => r.seq));
+    this.pending = [];
+    this.replace = false;
+    this.unverified = null;
+    this.user = user;
+  }
+
+  /** The profile changed the last step's outcome: redo it with the fresh one, unverified this time. */
+  private restep(stale: Stale): Command[] {
+    const verify = this.unverified!;
+    this.unverified = null;
+    this.user = stale.user;
+    this.pending = this.pending.filter((r) => r.seq <= verify.before.seq);
+    const result = step(this.input.program, verify.before, timerInput(verify.now, stale.user));
+    this.state = result.state;
+    return result.commands;
+  }
+
+  // ------------------------------------------------------------------ timers
+
+  /** One timer per deadline: it survives events that leave the deadline unchanged. */
+  private async armTimer(): Promise<void> {
+    const until = wakeAt(this.state!);
+    if (this.timer && this.timer.until === until && !this.timer.fired) return;
+    await this.disarmTimer(true);
+    if (until === null) return;
+    const scope = new CancellationScope();
+    const deadline: Deadline = { until, fired: false, scope, done: Promise.resolve() };
+    const clock = this.input.clock;
+    const ms = (until - this.now()) / (clock ? clock.rate : 1);
+    deadline.done = scope.run(() => sleep(Math.max(1, ms))).then(
+      () => {
+        deadline.fired = true;
+      },
+      (error: unknown) => {
+        if (!isCancellation(error)) throw error;
+      },
+    );
+    this.timer = deadline;
+  }
+
+  /** Cancels the timer unless it still serves the current deadline (or `always`). */
+  private async disarmTimer(always = false): Promise<void> {
+    const timer = this.timer;
+    if (!timer) return;
+    if (!always && !timer.fired && timer.until === wakeAt(this.state!)) return;
+    this.timer = null;
+    if (timer.fired) return;
+    timer.scope.cancel();
+    // Awaiting the cancellation puts the cancel command before whatever this task does next.
+    await timer.done;
+  }
+
+  /** Journey time: Temporal's deterministic workflow clock, through the input's clock if any. */
+  private now(): number {
+    return journeyTime(this.input.clock, Date.now());
+  }
+
+  private historyIsLong(): boolean {
+    const info = workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength >= (this.input.historyLimit ?? DEFAULT_HISTORY_LIMIT);
+  }
+}
