@@ -44,7 +44,9 @@ let passed = 0, failed = 0, skipped = 0;
 for (const f of ["test-results/unit.json", "test-results/e2e.json"]) {
   if (!fs.existsSync(f)) { failed++; continue; }
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
-  passed += r.numPassedTests; failed += r.numFailedTests + (r.numFailedTestSuites || 0); skipped += r.numPendingTests + r.numTodoTests;
+  passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  // A file that failed to load has no failed test of its own: count it once.
+  failed += r.testResults.filter((t) => t.status === "failed" && !t.assertionResults.some((a) => a.status === "failed")).length;
 }
 console.log(`${passed} passed, ${failed} failed, ${skipped} skipped`);
 '

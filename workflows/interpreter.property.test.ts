@@ -96,6 +96,9 @@ function drive(program: JourneyProgram, u: UserCase, choices: number[], maxSteps
   let state: InstanceState | null = null;
   let input: Input = { type: "start", now, user, instanceId: "inst", workspaceTimezone: "Asia/Shanghai" };
   let noisy = false;
+  // Deferrals are unbounded by design (quiet hours end eventually), so a fair driver
+  // stops answering "defer"/"retry" after a few in a row, as a real send policy would.
+  let stalls = 0;
   for (let i = 0; i < maxSteps; i += 1) {
     const before: InstanceState | null = state;
     const out = step(program, before, input);
@@ -104,7 +107,10 @@ function drive(program: JourneyProgram, u: UserCase, choices: number[], maxSteps
     if (state.status === "completed") break;
     // Noise never comes twice in a row, so the driver is fair and journeys can finish.
     noisy = !noisy && pick(5) === 0;
-    input = noisy ? noiseInput(pick, now, user) : nextInput(program, state, pick, now, user);
+    input = noisy ? noiseInput(pick, now, user) : nextInput(program, state, pick, now, user, stalls >= 3);
+    if (input.type === "actionResult" && input.runId !== "stale") {
+      stalls = "retry" in input.result || "deferUntil" in input.result ? stalls + 1 : 0;
+    }
     now = input.now;
   }
   return trace;
@@ -123,7 +129,7 @@ function noiseInput(pick: (n: number) => number, now: number, user: UserSnapshot
   return noise[pick(noise.length)];
 }
 
-function nextInput(program: JourneyProgram, state: InstanceState, pick: (n: number) => number, now: number, user: UserSnapshot): Input {
+function nextInput(program: JourneyProgram, state: InstanceState, pick: (n: number) => number, now: number, user: UserSnapshot, mustSettle: boolean): Input {
   const block = state.block!;
   switch (block.kind) {
     case "sleep":
@@ -144,7 +150,8 @@ function nextInput(program: JourneyProgram, state: InstanceState, pick: (n: numb
         { retry: { reason: "503" } },
         { deferUntil: now + HOUR, reason: "quiet_hours" },
       ];
-      return { type: "actionResult", now: now + 1000, user, runId: block.runId, result: results[pick(results.length)] };
+      const choosable = mustSettle ? results.slice(0, 2) : results;
+      return { type: "actionResult", now: now + 1000, user, runId: block.runId, result: choosable[pick(choosable.length)] };
     }
     case "evaluate": {
       const outputs = program.nodes[block.nodeId].outputs;
