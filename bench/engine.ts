@@ -14,7 +14,8 @@
  * 4. Idle CPU with 1,000,000 waiting instances: worker process + its PostgreSQL backends.
  *
  * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_USERS,
- * BENCH_IDLE_INSTANCES, BENCH_LANES. Creates and drops its own database.
+ * BENCH_IDLE_INSTANCES, BENCH_LANES, BENCH_PARTS (comma list of limits, latency, winback, idle;
+ * default all: `BENCH_PARTS=winback` while working on throughput). Creates and drops its own database.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -32,6 +33,7 @@ const BASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const IDLE_INSTANCES = Number(process.env.BENCH_IDLE_INSTANCES ?? 1_000_000);
 const LANES = Number(process.env.BENCH_LANES ?? 3);
+const PARTS = new Set((process.env.BENCH_PARTS ?? "limits,latency,winback,idle").split(",").map((p) => p.trim()));
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
@@ -350,37 +352,48 @@ const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), load avera
 console.log(`Waypost embedded engine benchmark — ${machine}`);
 await withDatabase(async (database, url) => {
   const dbName = new URL(url).pathname.slice(1);
-  await setupLimitTables(url);
-  const before = await postgresLimits(url, dbName);
-  console.log(`\n1. PostgreSQL limits (8 clients, 5 s each; load average ${before.load.toFixed(1)})`);
-  console.log(`   one step per transaction (UPDATE + INSERT, commit): ${fmt(before.single)} steps/s`);
-  console.log(`   500 steps per transaction (unnest UPDATE + INSERT):  ${fmt(before.batched)} steps/s (${before.batchedCpuMicros.toFixed(0)} µs CPU per step)`);
-
-  console.log(`\n2. Event → action (ride event handed to the engine → push handed to the provider), running worker, real clock, one call per event`);
-  for (const [events, rate] of [
-    [2000, 100],
-    [5000, 500],
-  ]) {
-    const latency = await eventToAction(database, events, rate);
-    console.log(`   ${fmt(latency.events)} events at ${latency.rate}/s (load average ${loadavg()[0].toFixed(1)}): p50 ${latency.p50.toFixed(0)} ms, p99 ${latency.p99.toFixed(0)} ms, max ${latency.max.toFixed(0)} ms`);
+  const limits = PARTS.has("limits");
+  if (limits) await setupLimitTables(url);
+  const before = limits ? await postgresLimits(url, dbName) : null;
+  if (before) {
+    console.log(`\n1. PostgreSQL limits (8 clients, 5 s each; load average ${before.load.toFixed(1)})`);
+    console.log(`   one step per transaction (UPDATE + INSERT, commit): ${fmt(before.single)} steps/s`);
+    console.log(`   500 steps per transaction (unnest UPDATE + INSERT):  ${fmt(before.batched)} steps/s (${before.batchedCpuMicros.toFixed(0)} µs CPU per step)`);
   }
 
-  const wb = await winBack(database, dbName);
-  const after = await postgresLimits(url, dbName);
-  const single = (before.single + after.single) / 2;
-  const batched = (before.batched + after.batched) / 2;
-  const stepsPerSecond = wb.steps / (wb.elapsedMs / 1000);
-  console.log(`\n3. Win-back journey, ${fmt(wb.users)} users, virtual clock, ${LANES} lanes (load average ${wb.load.toFixed(1)})`);
-  console.log(`   ${fmt(wb.steps)} user-steps and ${fmt(wb.actions)} side effects in ${seconds(wb.elapsedMs)} (entries: ${seconds(wb.entryMs)})`);
-  console.log(`   ${fmt(stepsPerSecond)} user-steps/s`);
-  console.log(`   PostgreSQL limits again after it (load average ${after.load.toFixed(1)}): ${fmt(after.single)} and ${fmt(after.batched)} steps/s`);
-  console.log(`   ratio to the mean limits: ${(stepsPerSecond / single).toFixed(1)}× one-step-per-transaction, ${((stepsPerSecond / batched) * 100).toFixed(0)}% of batched`);
-  console.log(`   CPU per user-step: engine process ${wb.nodeCpuMicros.toFixed(0)} µs, PostgreSQL ${wb.postgresCpuMicros.toFixed(0)} µs ` +
-    `(on ${cpus().length} otherwise idle cores: about ${fmt((cpus().length * 1e6) / (wb.nodeCpuMicros + wb.postgresCpuMicros))} user-steps/s)`);
-  console.log(`   finished: ${Object.entries(wb.finished).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
-  console.log(`   ${fmt(wb.users / 5)} order events in calls of 500, 3 at a time (a flood): call → goal committed p50 ${wb.orderLatency.p50.toFixed(0)} ms, p99 ${wb.orderLatency.p99.toFixed(0)} ms`);
+  if (PARTS.has("latency")) {
+    console.log(`\n2. Event → action (ride event handed to the engine → push handed to the provider), running worker, real clock, one call per event`);
+    for (const [events, rate] of [
+      [2000, 100],
+      [5000, 500],
+    ]) {
+      const latency = await eventToAction(database, events, rate);
+      console.log(`   ${fmt(latency.events)} events at ${latency.rate}/s (load average ${loadavg()[0].toFixed(1)}): p50 ${latency.p50.toFixed(0)} ms, p99 ${latency.p99.toFixed(0)} ms, max ${latency.max.toFixed(0)} ms`);
+    }
+  }
 
-  const idle = await idleCpu(database, dbName);
-  console.log(`\n4. Idle with ${fmt(idle.instances)} waiting instances (${idle.seconds.toFixed(0)} s)`);
-  console.log(`   worker process ${idle.workerCpu.toFixed(2)}% of one core, its PostgreSQL backends ${idle.postgresCpu.toFixed(2)}%`);
+  if (PARTS.has("winback")) {
+    const wb = await winBack(database, dbName);
+    const stepsPerSecond = wb.steps / (wb.elapsedMs / 1000);
+    console.log(`\n3. Win-back journey, ${fmt(wb.users)} users, virtual clock, ${LANES} lanes (load average ${wb.load.toFixed(1)})`);
+    console.log(`   ${fmt(wb.steps)} user-steps and ${fmt(wb.actions)} side effects in ${seconds(wb.elapsedMs)} (entries: ${seconds(wb.entryMs)})`);
+    console.log(`   ${fmt(stepsPerSecond)} user-steps/s`);
+    if (before) {
+      const after = await postgresLimits(url, dbName);
+      const single = (before.single + after.single) / 2;
+      const batched = (before.batched + after.batched) / 2;
+      console.log(`   PostgreSQL limits again after it (load average ${after.load.toFixed(1)}): ${fmt(after.single)} and ${fmt(after.batched)} steps/s`);
+      console.log(`   ratio to the mean limits: ${(stepsPerSecond / single).toFixed(1)}× one-step-per-transaction, ${((stepsPerSecond / batched) * 100).toFixed(0)}% of batched`);
+    }
+    console.log(`   CPU per user-step: engine process ${wb.nodeCpuMicros.toFixed(0)} µs, PostgreSQL ${wb.postgresCpuMicros.toFixed(0)} µs ` +
+      `(on ${cpus().length} otherwise idle cores: about ${fmt((cpus().length * 1e6) / (wb.nodeCpuMicros + wb.postgresCpuMicros))} user-steps/s)`);
+    console.log(`   finished: ${Object.entries(wb.finished).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
+    console.log(`   ${fmt(wb.users / 5)} order events in calls of 500, 3 at a time (a flood): call → goal committed p50 ${wb.orderLatency.p50.toFixed(0)} ms, p99 ${wb.orderLatency.p99.toFixed(0)} ms`);
+  }
+
+  if (PARTS.has("idle")) {
+    const idle = await idleCpu(database, dbName);
+    console.log(`\n4. Idle with ${fmt(idle.instances)} waiting instances (${idle.seconds.toFixed(0)} s)`);
+    console.log(`   worker process ${idle.workerCpu.toFixed(2)}% of one core, its PostgreSQL backends ${idle.postgresCpu.toFixed(2)}%`);
+  }
 });

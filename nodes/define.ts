@@ -108,3 +108,20 @@ export function truncate(text: string, max = 16): string {
   const chars = Array.from(plain);
   return chars.length > max ? `${chars.slice(0, max).join("").trimEnd()}…` : chars.join("");
 }
+
+const parsedConfigs = new WeakMap<z.ZodTypeAny, WeakMap<object, unknown>>();
+
+/**
+ * An action runtime's config, parsed once per config object: a published program hands the same
+ * (immutable) object to every run, and parsing (templates included) cost more than the run itself.
+ * Throws the ZodError like `schema.parse` when the config is invalid.
+ */
+export function parseConfig<S extends z.ZodTypeAny>(schema: S, raw: unknown): z.output<S> {
+  if (typeof raw !== "object" || raw === null) return schema.parse(raw);
+  let perSchema = parsedConfigs.get(schema);
+  if (!perSchema) parsedConfigs.set(schema, (perSchema = new WeakMap()));
+  if (perSchema.has(raw)) return perSchema.get(raw) as z.output<S>;
+  const parsed = schema.parse(raw) as z.output<S>;
+  perSchema.set(raw, parsed);
+  return parsed;
+}

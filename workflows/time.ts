@@ -40,13 +40,42 @@ export function resolveZone(userZone: string | null | undefined, fallbackZone: s
   return { zone: userZone };
 }
 
+const QUARTER_HOUR = 15 * 60_000;
+const OFFSET_CACHE_LIMIT = 20_000;
+const offsetCache = new Map<string, Map<number, number>>();
+
+/**
+ * The zone's UTC offset at `ts`, in minutes. luxon asks Intl for it on every call (a
+ * `formatToParts`), which was the interpreter's largest cost in the engine benchmark; offsets are
+ * cached per zone and quarter hour. A quarter is cached only when the offsets at its start and
+ * end agree (no transition inside), so a transition's quarter is always computed exactly.
+ */
 function offsetMinutes(zone: string, ts: number): number {
-  return IANAZone.create(zone).offset(ts);
+  let perZone = offsetCache.get(zone);
+  if (!perZone) offsetCache.set(zone, (perZone = new Map()));
+  const quarter = Math.floor(ts / QUARTER_HOUR);
+  const cached = perZone.get(quarter);
+  if (cached !== undefined) return cached;
+  const iana = IANAZone.create(zone);
+  const start = iana.offset(quarter * QUARTER_HOUR);
+  if (start !== iana.offset((quarter + 1) * QUARTER_HOUR - 1)) return iana.offset(ts);
+  if (perZone.size >= OFFSET_CACHE_LIMIT) perZone.clear();
+  perZone.set(quarter, start);
+  return start;
 }
 
 export function toLocal(ts: number, zone: string): LocalDateTime & { weekday: number } {
-  const dt = DateTime.fromMillis(ts, { zone });
-  return { year: dt.year, month: dt.month, day: dt.day, hour: dt.hour, minute: dt.minute, weekday: dt.weekday };
+  // The wall clock is the instant shifted by the offset, read as UTC.
+  const wall = new Date(ts + offsetMinutes(zone, ts) * 60_000);
+  const weekday = wall.getUTCDay();
+  return {
+    year: wall.getUTCFullYear(),
+    month: wall.getUTCMonth() + 1,
+    day: wall.getUTCDate(),
+    hour: wall.getUTCHours(),
+    minute: wall.getUTCMinutes(),
+    weekday: weekday === 0 ? 7 : weekday,
+  };
 }
 
 /** Local wall time in `zone` → epoch ms, with the gap/overlap policy above. */
@@ -72,8 +101,9 @@ function toLocalMatches(ts: number, zone: string, local: LocalDateTime): boolean
 
 /** Calendar-date arithmetic on a local date (no zone involved). */
 export function addDays(date: { year: number; month: number; day: number }, days: number) {
-  const dt = DateTime.utc(date.year, date.month, date.day).plus({ days });
-  return { year: dt.year, month: dt.month, day: dt.day, weekday: dt.weekday };
+  const dt = new Date(Date.UTC(date.year, date.month - 1, date.day + days));
+  const weekday = dt.getUTCDay();
+  return { year: dt.getUTCFullYear(), month: dt.getUTCMonth() + 1, day: dt.getUTCDate(), weekday: weekday === 0 ? 7 : weekday };
 }
 
 export function parseHhMm(value: string): { hour: number; minute: number } {

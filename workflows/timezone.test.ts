@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
+import fc from "fast-check";
+import { DateTime } from "luxon";
 import type { UserSnapshot } from "../nodes/runtime";
 import { buildJourney } from "./builder";
 import { step } from "./interpreter";
-import { fromLocal, nextTimeOfDay, resolveZone, shiftLocal } from "./time";
+import { addDays, fromLocal, nextTimeOfDay, resolveZone, shiftLocal, toLocal } from "./time";
 import { bodiesOf, mustCompile, nonRecords } from "./testing";
 
 const DAY = 86_400_000;
@@ -152,5 +154,45 @@ describe("time zone fallback", () => {
     const { until, records } = sleepUntil(program, now, { id: "x", traits: {}, timezone: "nope" });
     expect(until).toBe("2024-12-24T12:00:00.000Z");
     expect(records.some((r) => r.kind === "tz_fallback")).toBe(false);
+  });
+});
+
+describe("cached zone offsets", () => {
+  // toLocal reads offsets from a per-quarter-hour cache instead of asking luxon each time; it
+  // must agree with luxon everywhere, including the minutes around DST transitions.
+  const zones = ["America/New_York", "Europe/Berlin", "Asia/Shanghai", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Santiago", "UTC"];
+  const fromLuxon = (ts: number, zone: string) => {
+    const dt = DateTime.fromMillis(ts, { zone });
+    return { year: dt.year, month: dt.month, day: dt.day, hour: dt.hour, minute: dt.minute, weekday: dt.weekday };
+  };
+
+  it("agrees with luxon at random instants, twice (cold and cached)", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...zones), fc.integer({ min: Date.parse("1990-01-01"), max: Date.parse("2040-01-01") }), (zone, ts) => {
+        expect(toLocal(ts, zone)).toEqual(fromLuxon(ts, zone));
+        expect(toLocal(ts, zone)).toEqual(fromLuxon(ts, zone));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("agrees with luxon minute by minute across transitions", () => {
+    for (const [zone, iso] of [
+      ["America/New_York", "2024-03-10T06:00:00Z"],
+      ["America/New_York", "2024-11-03T05:00:00Z"],
+      ["Europe/Berlin", "2024-03-31T00:00:00Z"],
+      ["Europe/Berlin", "2024-10-27T00:00:00Z"],
+      ["Australia/Lord_Howe", "2024-04-06T14:30:00Z"],
+      ["Australia/Lord_Howe", "2024-10-05T15:30:00Z"],
+    ] as const) {
+      const start = Date.parse(iso);
+      for (let ts = start - 2 * 3_600_000; ts <= start + 2 * 3_600_000; ts += 60_000) expect(toLocal(ts, zone)).toEqual(fromLuxon(ts, zone));
+    }
+  });
+
+  it("adds calendar days across months, leap days and years", () => {
+    expect(addDays({ year: 2024, month: 2, day: 28 }, 1)).toEqual({ year: 2024, month: 2, day: 29, weekday: 4 });
+    expect(addDays({ year: 2024, month: 12, day: 31 }, 1)).toEqual({ year: 2025, month: 1, day: 1, weekday: 3 });
+    expect(addDays({ year: 2024, month: 3, day: 1 }, -1)).toEqual({ year: 2024, month: 2, day: 29, weekday: 4 });
   });
 });

@@ -51,7 +51,7 @@ export class TemplateError extends Error {
 const parsedTemplates = new WeakMap<Liquid, Map<string, ReturnType<Liquid["parse"]>>>();
 const PARSED_TEMPLATE_LIMIT = 1_000;
 
-function renderCached(engine: Liquid, source: string, context: TemplateContext): string {
+function parseCached(engine: Liquid, source: string): ReturnType<Liquid["parse"]> {
   let cache = parsedTemplates.get(engine);
   if (!cache) parsedTemplates.set(engine, (cache = new Map()));
   let parsed = cache.get(source);
@@ -60,7 +60,11 @@ function renderCached(engine: Liquid, source: string, context: TemplateContext):
     if (cache.size >= PARSED_TEMPLATE_LIMIT) cache.delete(cache.keys().next().value as string);
     cache.set(source, parsed);
   }
-  return engine.renderSync(parsed, context) as string;
+  return parsed;
+}
+
+function renderCached(engine: Liquid, source: string, context: TemplateContext): string {
+  return engine.renderSync(parseCached(engine, source), context) as string;
 }
 
 /** Renders synchronously so the pure simulator and previews can call it. */
@@ -75,7 +79,8 @@ export function renderTemplate(source: string, context: TemplateContext): string
 /** Parse-only check used by node validation: returns an error message or null. */
 export function checkTemplate(source: string): string | null {
   try {
-    liquid.parse(source);
+    // Node configs are validated each time an action runs: a template parsed before is valid.
+    parseCached(liquid, source);
     return null;
   } catch (error) {
     return error instanceof Error ? error.message : String(error);

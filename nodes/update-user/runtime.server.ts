@@ -1,8 +1,9 @@
+import { parseConfig } from "../define";
 import type { ActionContext, ActionResult } from "../runtime";
 import { updateUserConfigSchema } from "./definition";
 
 export async function run(ctx: ActionContext, rawConfig: unknown): Promise<ActionResult> {
-  const config = updateUserConfigSchema.parse(rawConfig);
+  const config = parseConfig(updateUserConfigSchema, rawConfig);
   try {
     await ctx.services.updateUser({ userId: ctx.user.id, operations: config.operations, idempotencyKey: ctx.idempotencyKey });
   } catch (error) {

@@ -1,9 +1,10 @@
+import { parseConfig } from "../define";
 import type { ActionContext, ActionResult } from "../runtime";
 import { webhookConfigSchema, webhookNode } from "./definition";
 
 export async function run(ctx: ActionContext, rawConfig: unknown): Promise<ActionResult> {
   // Parse again at run time: the config schema is the contract, even for stored programs.
-  const config = webhookConfigSchema.parse(rawConfig);
+  const config = parseConfig(webhookConfigSchema, rawConfig);
   const rendered = webhookNode.preview!(config, { user: ctx.user, event: ctx.event, journey: ctx.journey });
   const [badField, message] = Object.entries(rendered.errors)[0] ?? [];
   if (badField) return { output: "failed", detail: { reason: "template_error", field: badField, message } };
