@@ -5,6 +5,7 @@ import { authenticateKey, keyFromAuthorization } from "../ingest/keys.server";
 import { jsonResponse, readBody } from "../ingest/http.server";
 import { countMembers, getSegment, listSegments, SegmentError, type SegmentSummary } from "../segments/store.server";
 import { describeRule, segmentDefinitionSchema } from "../segments/rules";
+import { invalidateSegmentInterest } from "../segments/membership.server";
 import type { AppServices } from "../services.server";
 import { eraseUser, getProfile, userJourneys, userMessages } from "../users/profiles.server";
 import { journeyStats } from "./journey-stats.server";
@@ -240,6 +241,7 @@ export function journeyPublish(request: Request, services: AppServices, rawId: s
         })),
       );
     }
+    invalidateSegmentInterest(services, auth.workspaceId);
     return jsonResponse(200, { id, version: result.version, versionId: result.versionId });
   });
 }
@@ -248,6 +250,7 @@ export function journeySetStatus(request: Request, services: AppServices, rawId:
   return withSecretKey(request, services, ["POST"], async (auth) => {
     const id = journeyIdOf(rawId);
     await setJourneyStatus(services.db, { workspaceId: auth.workspaceId }, id, status);
+    invalidateSegmentInterest(services, auth.workspaceId);
     return jsonResponse(200, { id, status });
   });
 }

@@ -4,8 +4,11 @@ import { createMessagingService, type InternalUserEvent } from "../../nodes/chan
 import { loadSecretKey } from "../../nodes/channels/secrets.server";
 import { lazySecrets, recordMessageNodeEvent } from "../../nodes/channels/runtime.server";
 import { createProviderRegistry, type ProviderResolver } from "../../nodes/channels/settings.server";
+import type { UpdateUserRequest } from "../../nodes/runtime";
+import { notifyProfileChanged } from "../../app/segments/membership.server";
 import { createEmbeddedEngine, type EmbeddedEngine, type EmbeddedEngineOptions } from "./engine.server";
 import { iso, rows } from "./db.server";
+import { createUserUpdater } from "./user-updates.server";
 
 /**
  * The embedded engine as the app runs it: message nodes send through the channels' messaging
@@ -13,7 +16,7 @@ import { iso, rows } from "./db.server";
  * is configured), and the delivery reports that service emits come back to the engine as
  * `$message.delivered` user events, stored like any other event.
  */
-export function createAppEngine(services: Pick<AppServices, "config" | "database" | "db" | "log" | "now">, options: EmbeddedEngineOptions = {}): EmbeddedEngine {
+export function createAppEngine(services: AppServices, options: EmbeddedEngineOptions = {}): EmbeddedEngine {
   // Built on the first send, so commands that never send (migrate, create-admin) touch no key file.
   let registry: ReturnType<typeof createProviderRegistry> | null = null;
   const providers: ProviderResolver = (workspaceId, channel) => {
@@ -40,9 +43,17 @@ export function createAppEngine(services: Pick<AppServices, "config" | "database
   };
   // Every delivery state becomes a node event for analytics; email tracking needs the secret.
   const messaging = createMessagingService({ db: services.db, providers, now: services.now, emitEvent, recordNodeEvent: (e) => recordMessageNodeEvent(services.db, e), trackingSecret: lazySecrets(services.config).trackingSecret });
+  // An "Update user" node changes traits like an identify call does: segments that read them are
+  // re-evaluated for that user (segment entries from journeys' own updates start journeys too).
+  const updater = createUserUpdater(services.db, () => services.now().getTime());
+  const updateUser = (workspaceId: string) => async (request: UpdateUserRequest) => {
+    await updater(workspaceId)(request);
+    const traits = request.operations.map((o) => (o.op === "add_tag" || o.op === "remove_tag" ? "tags" : o.trait.split(".")[0]));
+    notifyProfileChanged(services, workspaceId, [request.userId], { traits });
+  };
   engine = createEmbeddedEngine(
     { db: services.db, now: services.now, log: services.log, database: services.database },
-    { actionServices: (workspaceId) => ({ sendMessage: messaging.forWorkspace(workspaceId) }), ...options },
+    { actionServices: (workspaceId) => ({ sendMessage: messaging.forWorkspace(workspaceId), updateUser: updateUser(workspaceId) }), ...options },
   );
   return engine;
 }

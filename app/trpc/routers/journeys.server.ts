@@ -3,6 +3,7 @@ import { and, asc, eq, ilike, or, sql } from "drizzle-orm";
 import { z } from "zod";
 import { journeyStatuses, users } from "../../../db/schema";
 import { journeyStats } from "../../lib/analytics.server";
+import { invalidateSegmentInterest } from "../../segments/membership.server";
 import { listJourneys, toEditorJourney, unarchiveJourney } from "../../lib/journey-list.server";
 import {
   createJourney,
@@ -67,7 +68,13 @@ export const journeysRouter = router({
 
   setStatus: editorProcedure
     .input(journeyId.extend({ status: z.enum(["live", "paused", "archived"]) }))
-    .mutation(({ ctx, input }) => mapErrors(() => setJourneyStatus(ctx.services.db, ctx.session, input.id, input.status))),
+    .mutation(({ ctx, input }) =>
+      mapErrors(async () => {
+        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.id, input.status);
+        invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
+        return result;
+      }),
+    ),
 
   unarchive: editorProcedure
     .input(journeyId)
@@ -91,6 +98,8 @@ export const journeysRouter = router({
     .mutation(({ ctx, input }) =>
       mapErrors(async () => {
         const result = await publishJourney(ctx.services.db, ctx.session, { journeyId: input.id, baseRevision: input.baseRevision });
+        // Segment entries reach a newly published segment-triggered journey at once, not after the interest cache expires.
+        if (result.ok) invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
         // The compiled program stays on the server: the editor needs the outcome, not the bytecode.
         return result.ok ? { ok: true as const, version: result.version } : { ok: false as const, errors: result.errors };
       }),

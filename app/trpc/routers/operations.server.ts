@@ -1,6 +1,7 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
 import { engineHealth, getInstance, instanceFilterOptions, instanceViews, listInstances } from "../../lib/instances.server";
+import { invalidateSegmentInterest } from "../../segments/membership.server";
 import { JourneyNotFoundError, NothingToPublishError, setJourneyStatus } from "../../lib/journeys.server";
 import {
   cancelInstance,
@@ -81,5 +82,11 @@ export const operationsRouter = router({
 
   setJourneyStatus: adminProcedure
     .input(z.object({ journeyId: z.string().uuid(), status: z.enum(["live", "paused"]) }))
-    .mutation(({ ctx, input }) => mapErrors(() => setJourneyStatus(ctx.services.db, ctx.session, input.journeyId, input.status))),
+    .mutation(({ ctx, input }) =>
+      mapErrors(async () => {
+        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.journeyId, input.status);
+        invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
+        return result;
+      }),
+    ),
 });
