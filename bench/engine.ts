@@ -15,7 +15,8 @@
  *
  * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_USERS,
  * BENCH_IDLE_INSTANCES, BENCH_LANES, BENCH_PARTS (comma list of limits, latency, winback, idle;
- * default all: `BENCH_PARTS=winback` while working on throughput). Creates and drops its own database.
+ * default all: `BENCH_PARTS=winback` while working on throughput). Creates and drops its own database
+ * (BENCH_KEEP=1 keeps it, to look at the tables afterwards).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -52,7 +53,8 @@ async function withDatabase<T>(body: (database: Database, url: string) => Promis
     return await body(database, url.toString());
   } finally {
     await database.close();
-    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    if (process.env.BENCH_KEEP) console.log(`kept database ${name} (BENCH_KEEP)`);
+    else await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }
 }
@@ -324,7 +326,9 @@ async function idleCpu(database: Database, dbName: string): Promise<{ instances:
           from generate_series(${i + 1}::int, ${Math.min(i + 100_000, IDLE_INSTANCES)}::int) g`,
     );
   }
+  await rows(db, sql`insert into journey_timers (wake_at, instance_id) select wake_at, id from journey_instances where journey_id = ${created.id}::uuid`);
   await rows(db, sql`analyze journey_instances`);
+  await rows(db, sql`analyze journey_timers`);
   const engine = createEmbeddedEngine({ db, now: () => new Date(), database });
   await engine.start();
   await new Promise((resolve) => setTimeout(resolve, 3000)); // settle into the idle back-off

@@ -312,8 +312,8 @@ export interface EngineHealth {
 }
 
 /**
- * Engine-wide health (all workspaces: the engine is one). Every query uses an index: the due
- * partial index, the outbox's due index, and node events by (journey, at) per journey.
+ * Engine-wide health (all workspaces: the engine is one). Every query uses an index: the timers
+ * table's (wake_at) key, the outbox's due index, and node events by (journey, at) per journey.
  */
 export async function engineHealth(db: Db, now: number): Promise<EngineHealth> {
   const nowIso = new Date(now).toISOString();
@@ -323,7 +323,7 @@ export async function engineHealth(db: Db, now: number): Promise<EngineHealth> {
     query<{ n: number | string; oldest: number | string | null }>(
       db,
       sql`select count(*) as n, (extract(epoch from min(wake_at)) * 1000)::float8 as oldest
-          from journey_instances where status = 'active' and wake_at is not null and wake_at <= ${nowIso}::timestamptz`,
+          from journey_timers where wake_at <= ${nowIso}::timestamptz`,
     ),
     query<{ pending: number | string; failed: number | string }>(
       db,

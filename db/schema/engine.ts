@@ -38,7 +38,11 @@ export const journeyInstances = pgTable(
     nodeId: text("node_id"),
     holdout: boolean("holdout").notNull().default(false),
     state: jsonb("state").$type<Record<string, unknown>>().notNull(),
-    /** When the instance next needs a timer input; null while it waits only for events or a side effect. */
+    /**
+     * When the instance next needs a timer input; null while it waits only for events or a side
+     * effect. Shown to operators; the worker finds due instances through `journey_timers`, so this
+     * column is in no index and most instance updates stay HOT (heap-only, no index writes).
+     */
     wakeAt: timestamp("wake_at", { withTimezone: true, mode: "string" }),
     /** Event names the instance listens to now (node waits, delivery reports, goal, exit criteria). */
     awaiting: text("awaiting").array().notNull().default(sql`'{}'::text[]`),
@@ -48,13 +52,26 @@ export const journeyInstances = pgTable(
   },
   (t) => [
     uniqueIndex("journey_instances_entry_unique").on(t.journeyId, t.userId, t.entryKey),
-    // The one query for due timers: partial, so completed and event-only instances cost nothing.
-    index("journey_instances_due_idx").on(t.wakeAt).where(sql`${t.status} = 'active' and ${t.wakeAt} is not null`),
     // Event routing: a user's active instances, then `awaiting && names` on the few rows found.
     index("journey_instances_user_active_idx").on(t.workspaceId, t.userId).where(sql`${t.status} = 'active'`),
     // Entry caps (rolling hour/day) and journey-level analytics.
     index("journey_instances_journey_idx").on(t.journeyId, t.enteredAt),
   ],
+);
+
+/**
+ * Due timers: one row per active instance with a `wake_at`, written in the same statement as the
+ * instance (workflows/embedded/batch.server.ts). Narrow and keyed by time, so the due-timer claim
+ * reads one small index, and moving a timer costs a delete and an insert here instead of a
+ * non-HOT update of the wide instance row and its five indexes (docs/decisions/0160).
+ */
+export const journeyTimers = pgTable(
+  "journey_timers",
+  {
+    wakeAt: timestamp("wake_at", { withTimezone: true, mode: "string" }).notNull(),
+    instanceId: uuid("instance_id").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.wakeAt, t.instanceId] })],
 );
 
 /**

@@ -165,6 +165,9 @@ describe("crash safety of the embedded engine", () => {
         );
         expect(outcomes.map((o) => [o.status, o.reason, Number(o.n)])).toEqual([["completed", "exit_node", USERS]]);
         expect((await pendingWork()).outbox).toBe(0);
+        // Timers live in their own table, written with the instance: none may outlive its wait.
+        const [timers] = await rows<{ n: number | string }>(h.db.db, sql`select count(*) as n from journey_timers`);
+        expect(Number(timers.n)).toBe(0);
 
         // The provider: every expected message accepted exactly once (repeated calls with the same
         // idempotency key, possible only when a worker died between the call and recording it,
@@ -202,7 +205,7 @@ describe("crash safety of the embedded engine", () => {
               `${Math.min(...killedWith.map((k) => k.active))}–${Math.max(...killedWith.map((k) => k.active))} users inside, ` +
               `${Math.min(...killedWith.map((k) => k.outbox))}–${Math.max(...killedWith.map((k) => k.outbox))} side effects queued) and restarted ${killedWith.length + 1} times`,
             `  node events written by each killed worker before its kill: ${killedWith.map((k) => k.progress).join(", ")}`,
-            `  users finished: ${USERS}/${USERS} (exit_node), users inside: 0, outbox rows left: 0`,
+            `  users finished: ${USERS}/${USERS} (exit_node), users inside: 0, outbox rows left: 0, timers left: 0`,
             `  sandbox provider: ${accepted.size} messages accepted exactly once (expected ${expected.size}); ${calls.length} calls, ` +
               `${calls.length - accepted.size} repeated calls deduplicated by idempotency key`,
             `  node counts equal expected: ${Object.entries(observed.nodeCounts).map(([node, c]) => `${node} ${c.entered}`).join(", ")}`,

@@ -120,6 +120,39 @@ describe(`embedded engine (${testDatabaseKind()})`, () => {
     }
   });
 
+  it("due timers come from journey_timers, kept with the instance; a timer row that does not match its instance is rewritten, not claimed forever", async () => {
+    const h = await createHarness({ db, start: T0 });
+    const { journeyId } = await h.publish(waitThenPush());
+    await enterAll(h, ["timer-1", "timer-2"]);
+    await h.engine.runUntilIdle();
+    const timers = () =>
+      rows<{ user_id: string; at: string }>(
+        h.db.db,
+        sql`select i.user_id, to_char(t.wake_at at time zone 'UTC', 'HH24:MI') as at from journey_timers t join journey_instances i on i.id = t.instance_id
+            where i.journey_id = ${journeyId}::uuid order by 1, 2`,
+      );
+    expect(await timers()).toEqual([
+      { user_id: "timer-1", at: "01:00" },
+      { user_id: "timer-2", at: "01:00" },
+    ]);
+    // Damage: a stray earlier timer for timer-1 (it must not fire the wait early) and one for a finished instance.
+    await rows(h.db.db, sql`insert into journey_timers select ${new Date(T0 + 10 * MINUTE).toISOString()}::timestamptz, id from journey_instances where user_id = 'timer-1' and journey_id = ${journeyId}::uuid`);
+    h.clock.advance(20 * MINUTE);
+    await h.engine.runUntilIdle();
+    expect(await timers()).toEqual([
+      { user_id: "timer-1", at: "01:00" },
+      { user_id: "timer-2", at: "01:00" },
+    ]);
+    expect(await count(h, sql`select count(*) as n from journey_node_events where journey_id = ${journeyId}::uuid and node_id = 'push'`)).toBe(0);
+    h.clock.advance(HOUR);
+    await h.engine.runUntilIdle();
+    expect(await timers()).toEqual([]);
+    expect(await count(h, sql`select count(*) as n from journey_instances where journey_id = ${journeyId}::uuid and status = 'completed'`)).toBe(2);
+    await rows(h.db.db, sql`insert into journey_timers select ${new Date(T0).toISOString()}::timestamptz, id from journey_instances where user_id = 'timer-2' and journey_id = ${journeyId}::uuid`);
+    expect(await h.engine.runUntilIdle()).toBeGreaterThan(0);
+    expect(await count(h, sql`select count(*) as n from journey_timers t join journey_instances i on i.id = t.instance_id where i.journey_id = ${journeyId}::uuid`)).toBe(0);
+  });
+
   it("retries transient failures with exponential backoff on the same idempotency key, then takes the failure path", async () => {
     const attempts: Array<{ at: number; attempt: number; key: string }> = [];
     const h = await createHarness({

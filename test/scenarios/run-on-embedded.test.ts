@@ -1,4 +1,6 @@
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rows } from "../../workflows/embedded/db.server";
 import { getNodeDefinition } from "../../nodes/registry";
 import { executeNode } from "../../nodes/registry.server";
 import type { ActionContext, ActionResult, FetchLike, SendMessageRequest, SendMessageResponse } from "../../nodes/runtime";
@@ -166,6 +168,16 @@ describe(`scenarios on the embedded engine (${testDatabaseKind()})`, () => {
         expect(observed.recordCounts[kind] ?? 0, `records of kind ${kind}`).toBe(count);
       }
       if (scenario.expect.rejections) expect(rejections).toEqual(scenario.expect.rejections);
+      // The due-timer table mirrors the instances exactly: one row per active instance with a wake time.
+      const mismatched = await rows<{ id: string }>(
+        db.db,
+        sql`(select id, wake_at from journey_instances where status = 'active' and wake_at is not null
+             except select instance_id, wake_at from journey_timers)
+            union all
+            (select instance_id, wake_at from journey_timers
+             except select id, wake_at from journey_instances where status = 'active' and wake_at is not null)`,
+      );
+      expect(mismatched).toEqual([]);
     });
   }
 });

@@ -40,6 +40,8 @@ export interface Inst {
   user: UserSnapshot;
   /** Null until the `start` input has been applied to a new instance. */
   state: InstanceState | null;
+  /** The timer stored for the instance when it was loaded (`journey_timers`), null for none. */
+  loadedWake: number | null;
   /** Present for instances created in this batch. */
   created?: { entryKey: string; enteredAt: number };
   changed: boolean;
@@ -80,8 +82,8 @@ export interface BatchHooks {
   onError(error: unknown, inst: Inst): void;
 }
 
-export function newInst(fields: Omit<Inst, "changed" | "records" | "runs" | "evaluate" | "deliveryKey" | "consumed">): Inst {
-  return { ...fields, changed: false, records: [], runs: [], evaluate: null, deliveryKey: null, consumed: [] };
+export function newInst(fields: Omit<Inst, "changed" | "records" | "runs" | "evaluate" | "deliveryKey" | "consumed" | "loadedWake"> & { loadedWake?: number | null }): Inst {
+  return { loadedWake: null, ...fields, changed: false, records: [], runs: [], evaluate: null, deliveryKey: null, consumed: [] };
 }
 
 /** Rows as selected by `INSTANCE_COLUMNS` joined with users. */
@@ -257,6 +259,15 @@ export class Batch {
     const consumed = changed.flatMap((i) => i.consumed.map((m) => ({ inst: i, m })));
     const stats = [...this.entryStats.values()];
     const nowIso = iso(this.now);
+    // Timers that moved: the old row goes, the new one comes (journey_timers, decision 0160).
+    const timersGone: Inst[] = [];
+    const timersSet: Array<{ inst: Inst; at: number }> = [];
+    for (const inst of changed) {
+      const at = wakeAt(inst.state!);
+      if (at === inst.loadedWake) continue;
+      if (inst.loadedWake !== null) timersGone.push(inst);
+      if (at !== null) timersSet.push({ inst, at });
+    }
 
     const parts = [];
     // Row data travels as ONE JSON parameter per table (jsonb_to_recordset): V8's native
@@ -347,6 +358,21 @@ export class Batch {
         returning id, instance_id, workspace_id, run_id, idempotency_key, command, attempts)`);
       outboxSelect = true;
     }
+    if (timersGone.length > 0) {
+      // One key lookup per row (the lateral LIMIT keeps the planner from hashing the whole
+      // table, which it prefers for a join with 500 rows and costs O(all timers) per batch).
+      parts.push(sql`tgone as (
+        delete from journey_timers t
+        where t.ctid = any(array(
+          select x.ctid from unnest(${arr(timersGone.map((i) => iso(i.loadedWake!)))}::text[], ${arr(timersGone.map((i) => i.id))}::uuid[]) as d(w, id)
+          cross join lateral (select ctid from journey_timers where wake_at = d.w::timestamptz and instance_id = d.id limit 1) x)))`);
+    }
+    if (timersSet.length > 0) {
+      parts.push(sql`tset as (
+        insert into journey_timers (wake_at, instance_id)
+        select d.w::timestamptz, d.id from unnest(${arr(timersSet.map((t) => iso(t.at)))}::text[], ${arr(timersSet.map((t) => t.inst.id))}::uuid[]) as d(w, id)
+        on conflict do nothing)`);
+    }
     if (consumed.length > 0) {
       parts.push(sql`seen as (
         insert into journey_instance_events (instance_id, message_id)
@@ -432,5 +458,6 @@ export function instFromRow(row: InstanceRow, program: JourneyProgram, user: Use
     program,
     user,
     state: row.state,
+    loadedWake: wakeAt(row.state),
   });
 }

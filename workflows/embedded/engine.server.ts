@@ -293,7 +293,7 @@ class Engine implements EmbeddedEngine {
   async nextDueAt(): Promise<number | null> {
     const [row] = await rows<{ at: number | null }>(
       this.db,
-      sql`select ${epochMs(sql`min(wake_at)`)} as at from journey_instances where status = 'active' and wake_at is not null`,
+      sql`select ${epochMs(sql`min(wake_at)`)} as at from journey_timers`,
     );
     const candidates = [toMs(row?.at ?? null), await this.nextScheduleRun()].filter((t): t is number => t !== null);
     return candidates.length ? Math.min(...candidates) : null;
@@ -407,18 +407,20 @@ class Engine implements EmbeddedEngine {
     // A plain look first: when nothing is due (the idle case) no transaction is opened.
     const [due] = await rows<{ due: number }>(
       this.db,
-      sql`select 1 as due from journey_instances where status = 'active' and wake_at <= ${iso(now)}::timestamptz limit 1`,
+      sql`select 1 as due from journey_timers where wake_at <= ${iso(now)}::timestamptz limit 1`,
     );
     if (!due) return 0;
     const count = await transaction(this.db, async (tx) => {
-      const found = await rows<InstanceRow & UserRow>(
+      const found = await rows<InstanceRow & UserRow & { timer_at: number | string }>(
         tx,
+        // The timers table finds them; the lock is on the instance rows, which every writer of an
+        // instance (and of its timer) holds, so timers need no lock of their own.
         sql`with due as (
-              select id from journey_instances
-              where status = 'active' and wake_at <= ${iso(now)}::timestamptz
-              order by wake_at limit ${this.batchSize}
-              for update skip locked)
-            select ${INSTANCE_COLUMNS}, u.traits, u.timezone, u.tags
+              select i.id, t.wake_at from journey_timers t join journey_instances i on i.id = t.instance_id
+              where t.wake_at <= ${iso(now)}::timestamptz
+              order by t.wake_at limit ${this.batchSize}
+              for update of i skip locked)
+            select ${INSTANCE_COLUMNS}, ${epochMs(sql`due.wake_at`)} as timer_at, u.traits, u.timezone, u.tags
             from journey_instances i join due on due.id = i.id
             left join users u on u.workspace_id = i.workspace_id and u.id = i.user_id`,
       );
@@ -426,7 +428,15 @@ class Engine implements EmbeddedEngine {
       await this.programs.load(tx, found.map((r) => r.version_id));
       const batch = new Batch(now, this.hooks);
       for (const row of found) {
+        if (batch.instances.has(row.id)) continue;
         const inst = batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, { ...row, id: row.user_id })));
+        const timerAt = toMs(row.timer_at);
+        if (timerAt !== inst.loadedWake) {
+          // A timer row that does not match the instance (never written so; a hand edit or a
+          // restore): rewrite it from the state rather than claim it forever.
+          inst.loadedWake = timerAt;
+          inst.changed = true;
+        }
         batch.apply(inst, { type: "timer", now, user: inst.user });
       }
       await batch.settle(tx);
