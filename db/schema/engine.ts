@@ -53,7 +53,9 @@ export const journeyInstances = pgTable(
   (t) => [
     uniqueIndex("journey_instances_entry_unique").on(t.journeyId, t.userId, t.entryKey),
     // Event routing: a user's active instances, then `awaiting && names` on the few rows found.
-    index("journey_instances_user_active_idx").on(t.workspaceId, t.userId).where(sql`${t.status} = 'active'`),
+    // user_id leads so `user_id = any(…)` is always the index condition: led by workspace_id, a
+    // planner with stale statistics scanned every active instance of the workspace per event batch.
+    index("journey_instances_user_active_idx").on(t.userId, t.workspaceId).where(sql`${t.status} = 'active'`),
     // Entry caps (rolling hour/day) and journey-level analytics.
     index("journey_instances_journey_idx").on(t.journeyId, t.enteredAt),
   ],

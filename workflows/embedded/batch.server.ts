@@ -15,7 +15,7 @@ import {
 } from "../interpreter";
 import type { JourneyProgram } from "../program";
 import { loadFacts } from "./facts.server";
-import { arr, iso, rows, type Conn } from "./db.server";
+import { arr, iso, keyLookup, rows, type Conn } from "./db.server";
 
 /**
  * One batch of interpreter steps, applied in memory and written back in ONE statement.
@@ -219,7 +219,7 @@ export class Batch {
       tx,
       sql`select m.idempotency_key, m.id::text as id, m.state, m.failure_reason
           from unnest(${arr(checking.map((i) => i.workspaceId))}::uuid[], ${arr(keys)}::text[]) as k(w, key)
-          join messages m on m.workspace_id = k.w and m.idempotency_key = k.key
+          ${keyLookup("messages", "m", sql`m.workspace_id = k.w and m.idempotency_key = k.key`)}
           where m.state in ('delivered', 'opened', 'clicked', 'failed')`,
     );
     const byKey = new Map(found.map((m) => [m.idempotency_key, m]));

@@ -65,3 +65,16 @@ export async function transaction<T>(db: Db, body: (tx: Tx) => Promise<T>, attem
     }
   }
 }
+
+/**
+ * `cross join lateral (select * from <table> <alias> where <match> limit 1) <alias>`: the rows of
+ * a table that match each row of an `unnest(...) as k(...)` key list, looked up one key at a time
+ * through the table's index. With a plain join the planner may hash the whole table for a
+ * 500-key batch (it did, on stale statistics), which costs O(table) per batch: every user, every
+ * message. `many` for keys matching several rows (OFFSET 0 keeps the subquery from being
+ * flattened back into a join). Reads only: a locking query must not depend on a plan shape.
+ */
+export function keyLookup(table: string, alias: string, match: SQL, options: { many?: boolean } = {}): SQL {
+  const from = sql.raw(`${table} ${alias}`);
+  return sql`cross join lateral (select * from ${from} where ${match} ${sql.raw(options.many ? "offset 0" : "limit 1")}) as ${sql.raw(alias)}`;
+}

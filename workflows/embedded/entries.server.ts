@@ -3,7 +3,7 @@ import { entryDecision, type EntryCounters, type EntryRejection, type PriorEntry
 import { hash32 } from "../hash";
 import type { JourneyProgram } from "../program";
 import type { Inst } from "./batch.server";
-import { arr, epochMs, iso, rows, toMs, type Conn } from "./db.server";
+import { arr, epochMs, iso, keyLookup, rows, toMs, type Conn } from "./db.server";
 
 /**
  * Entry rules and caps under concurrency.
@@ -87,7 +87,7 @@ export class EntryGate {
         tx,
         sql`select i.journey_id, i.user_id, i.entry_key
             from unnest(${arr(candidates.map((c) => c.journeyId))}::uuid[], ${arr(candidates.map((c) => c.userId))}::text[], ${arr(candidates.map((c) => c.entryKey))}::text[]) as k(j, u, e)
-            join journey_instances i on i.journey_id = k.j and i.user_id = k.u and i.entry_key = k.e`,
+            ${keyLookup("journey_instances", "i", sql`i.journey_id = k.j and i.user_id = k.u and i.entry_key = k.e`)}`,
       ),
       cooldown.length === 0
         ? Promise.resolve([])
@@ -95,7 +95,7 @@ export class EntryGate {
             tx,
             sql`select distinct i.journey_id, i.user_id
                 from unnest(${arr(cooldown.map((c) => c.journeyId))}::uuid[], ${arr(cooldown.map((c) => c.userId))}::text[]) as k(j, u)
-                join journey_instances i on i.journey_id = k.j and i.user_id = k.u and i.status = 'active'`,
+                ${keyLookup("journey_instances", "i", sql`i.journey_id = k.j and i.user_id = k.u and i.status = 'active'`, { many: true })}`,
           ),
       capped.length === 0
         ? Promise.resolve([])

@@ -5,7 +5,7 @@ import { factQueries, noMessage, type EventQuery, type Facts, type MessageStateF
 import type { UserSnapshot } from "../../nodes/runtime";
 import { MESSAGE_DELIVERED_EVENT, MESSAGE_FAILED_EVENT, type NodeRecord } from "../interpreter";
 import { MESSAGE_CLICKED_EVENT, MESSAGE_OPENED_EVENT } from "../simulate";
-import { arr, epochMs, iso, rows, toMs, type Conn } from "./db.server";
+import { arr, epochMs, iso, keyLookup, rows, toMs, type Conn } from "./db.server";
 
 /**
  * Database-backed `Facts` for condition nodes: traits from the user snapshot, event history
@@ -77,8 +77,10 @@ export async function loadFacts(db: Conn, requests: readonly FactRequest[]): Pro
       db,
       sql`select e.workspace_id, e.user_id, e.name, e.properties, ${epochMs(sql`e.timestamp`)} as at
           from unnest(${arr(users.map((u) => u[0]))}::uuid[], ${arr(users.map((u) => u[1]))}::text[]) as k(w, u_id)
-          join events e on e.workspace_id = k.w and e.user_id = k.u_id
-          where e.name = any(${arr([...eventNames])}::text[]) and e.timestamp <= ${iso(until)}::timestamptz
+          ${keyLookup("events", "e",
+            sql`e.workspace_id = k.w and e.user_id = k.u_id and e.name = any(${arr([...eventNames])}::text[]) and e.timestamp <= ${iso(until)}::timestamptz`,
+            { many: true },
+          )}
           order by e.timestamp, e.id`,
     );
     for (const e of found) {

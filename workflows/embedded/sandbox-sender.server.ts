@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import type { SendMessageRequest, SendMessageResponse } from "../../nodes/runtime";
-import { arr, iso, rows } from "./db.server";
+import { arr, iso, keyLookup, rows } from "./db.server";
 
 /**
  * The embedded engine's default `sendMessage` when no messaging service is wired: a sandbox
@@ -71,7 +71,7 @@ export function createSandboxSender(options: SandboxSenderOptions): SandboxSende
       options.db,
       sql`select m.workspace_id, m.idempotency_key, m.id::text as id, m.state, m.failure_reason
           from unnest(${arr(unique.map((i) => i.workspaceId))}::uuid[], ${arr(unique.map((i) => i.request.idempotencyKey))}::text[]) as k(w, key)
-          join messages m on m.workspace_id = k.w and m.idempotency_key = k.key`,
+          ${keyLookup("messages", "m", sql`m.workspace_id = k.w and m.idempotency_key = k.key`)}`,
     );
     const byKey = new Map(stored.map((m) => [`${m.workspace_id}\u0000${m.idempotency_key}`, m]));
     const toSend = unique.filter((i) => !byKey.has(keyOf(i)) || byKey.get(keyOf(i))!.state === "queued");

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { UserSnapshot } from "../../nodes/runtime";
-import { arr, rows, type Conn } from "./db.server";
+import { arr, keyLookup, rows, type Conn } from "./db.server";
 
 export type UserRow = {
   id: string;
@@ -30,7 +30,7 @@ export async function loadUsers(db: Conn, keys: ReadonlyArray<{ workspaceId: str
     db,
     sql`select u.workspace_id, u.id, u.traits, u.timezone, u.tags
         from unnest(${arr(list.map((k) => k.workspaceId))}::uuid[], ${arr(list.map((k) => k.userId))}::text[]) as k(w, u_id)
-        join users u on u.workspace_id = k.w and u.id = k.u_id`,
+        ${keyLookup("users", "u", sql`u.workspace_id = k.w and u.id = k.u_id`)}`,
   );
   const byKey = new Map(found.map((r) => [userKey(r.workspace_id, r.id), r]));
   for (const [key, k] of unique) out.set(key, snapshotOf(k.userId, byKey.get(key)));

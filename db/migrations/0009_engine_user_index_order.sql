@@ -1,0 +1,2 @@
+DROP INDEX "journey_instances_user_active_idx";--> statement-breakpoint
+CREATE INDEX "journey_instances_user_active_idx" ON "journey_instances" USING btree ("user_id","workspace_id") WHERE "journey_instances"."status" = 'active';
