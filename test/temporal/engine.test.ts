@@ -168,3 +168,48 @@ describe("Temporal engine: events", () => {
     expect(gateway.signals.slice(before).map((s) => s.signal.messageId)).toEqual([event.messageId]);
   });
 });
+
+describe("Temporal engine: schedule triggers", () => {
+  it("admits the segment's members once per run with the embedded engine's run protocol, and runs each occurrence once", async () => {
+    const members = ["u1", "u2"];
+    const scheduled = createTemporalEngine(
+      { db: h.db.db, now: () => new Date(h.clock.ms), gateway },
+      { segmentMembers: async (_workspaceId, key) => (key === "vip" ? members : []) },
+    );
+    const daily = await h.publish(
+      buildJourney({
+        name: "daily 10:00",
+        settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [], timezone: "Asia/Shanghai" },
+        nodes: [
+          { id: "trigger", type: "core.trigger", config: { source: "schedule", segment: "vip", schedule: { type: "recurring", time: "10:00", weekdays: [] } } },
+          { id: "wait", type: "core.wait-for-event", config: { event: "app_opened", filters: [], timeout: { amount: 1, unit: "days" } } },
+          { id: "exit", type: "core.exit", config: {} },
+        ],
+        edges: [
+          ["trigger", "next", "wait"],
+          ["wait", "happened", "exit"],
+          ["wait", "timed_out", "exit"],
+        ],
+      }),
+    );
+    // The schedule counts from when the engine first sees the version live (09:00 Shanghai).
+    h.clock.ms = START;
+    expect(await scheduled.runSchedules()).toBe(0);
+    const before = gateway.entered.length;
+    h.clock.ms = Date.parse("2024-05-06T02:30:00.000Z"); // 10:30 in Shanghai: one run due
+    expect(await scheduled.runSchedules()).toBe(1);
+    expect(await scheduled.runSchedules()).toBe(0);
+    const rowsNow = await instancesOf(daily.journeyId);
+    expect(rowsNow.map((r) => [r.user_id, r.entry_key])).toEqual([
+      ["u1", "schedule:2024-05-06T02:00:00.000Z"],
+      ["u2", "schedule:2024-05-06T02:00:00.000Z"],
+    ]);
+    expect(gateway.entered.length - before).toBe(2);
+    const [run] = await rows<{ entered: number; finished: boolean }>(
+      h.db.db,
+      sql`select entered, finished_at is not null as finished from journey_schedule_runs where journey_id = ${daily.journeyId}::uuid`,
+    );
+    expect(run).toEqual({ entered: 2, finished: true });
+    h.clock.ms = START;
+  });
+});

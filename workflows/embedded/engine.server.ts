@@ -4,14 +4,14 @@ import type { Db } from "../../db/client";
 import type { Logger } from "../../app/lib/log.server";
 import { executeNode } from "../../nodes/registry.server";
 import type { ActionContext, ActionResult, ActionServices, FetchLike, JourneyEvent } from "../../nodes/runtime";
-import { API_TRIGGER_EVENT, SEGMENT_ENTERED_EVENT, SEGMENT_EXITED_EVENT, scheduleRuns, triggerMatchesEvent } from "../../nodes/trigger/match";
+import { triggerMatchesEvent } from "../../nodes/trigger/match";
 import type { EntryResult, IncomingEvent, JourneyEngine, SegmentChange } from "../engine";
 import { hash32 } from "../hash";
-import { isValidZone } from "../time";
 import { Batch, INSTANCE_COLUMNS, instFromRow, newInst, type Inst, type InstanceRow, type OutboxRow } from "./batch.server";
 import { arr, epochMs, iso, rows, toMs, transaction, type Conn } from "./db.server";
 import { EntryGate, type EntryCandidate } from "./entries.server";
-import { liveJourneys, ProgramCache, WorkspaceZones, type LiveJourney } from "./programs.server";
+import { apiTrigger, liveJourneys, ProgramCache, segmentChangeEvents, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "./programs.server";
+import { ScheduleRunner } from "./schedules.server";
 import { createSandboxSender, type SandboxDelivery } from "./sandbox-sender.server";
 import { createUserUpdater } from "./user-updates.server";
 import { loadUsers, snapshotOf, userKey, type UserRow } from "./users.server";
@@ -125,7 +125,7 @@ class Engine implements EmbeddedEngine {
   private readonly realNow: () => number;
   private readonly executor: ActionExecutor;
   private readonly servicesFor: (workspaceId: string) => ActionServices;
-  private readonly scheduleCursors = new Map<string, number>();
+  private readonly schedules: ScheduleRunner;
   private running = false;
   private lanes: Promise<void>[] = [];
   private readonly background = new Set<Promise<void>>();
@@ -143,6 +143,17 @@ class Engine implements EmbeddedEngine {
     this.leaseMs = options.leaseMs ?? 60_000;
     this.realNow = options.realNow ?? Date.now;
     this.executor = options.executeAction ?? executeNode;
+    this.schedules = new ScheduleRunner({
+      db: this.db,
+      programs: this.programs,
+      zones: this.zones,
+      now: () => this.nowMs(),
+      realNow: this.realNow,
+      leaseMs: this.leaseMs,
+      batchSize: this.batchSize,
+      segmentMembers: options.segmentMembers,
+      enter: (workspaceId, events, journey) => this.ingest(workspaceId, events, { journey, withEvent: false }),
+    });
     this.eventQueues = Array.from({ length: Math.max(1, options.lanes ?? 2) }, () => new Coalescer<IncomingEvent>((events) => this.ingestAll(events), this.batchSize));
     const sandbox = createSandboxSender({ db: this.db, now: () => this.nowMs(), onProviderCall: options.onSandboxSend });
     const updater = createUserUpdater(this.db, () => this.nowMs());
@@ -211,38 +222,14 @@ class Engine implements EmbeddedEngine {
   }
 
   async handleSegmentChanges(changes: SegmentChange[]): Promise<void> {
-    await this.handleEvents(
-      changes.map((c) => ({
-        workspaceId: c.workspaceId,
-        userId: c.userId,
-        messageId: `segment:${c.segmentId}:${c.change}:${c.at}`,
-        name: c.change === "entered" ? SEGMENT_ENTERED_EVENT : SEGMENT_EXITED_EVENT,
-        properties: { segment: c.segmentId },
-        timestamp: c.at,
-      })),
-    );
+    await this.handleEvents(segmentChangeEvents(changes));
   }
 
-  async triggerJourney(input: { workspaceId: string; journeyId: string; userId: string; properties?: Record<string, unknown> }): Promise<EntryResult> {
-    const live = (await liveJourneys(this.db, [input.workspaceId], this.programs)).find((j) => j.journeyId === input.journeyId);
-    if (!live) {
-      const [journey] = await rows<{ status: string }>(
-        this.db,
-        sql`select status from journeys where id = ${input.journeyId}::uuid and workspace_id = ${input.workspaceId}::uuid`,
-      );
-      return { entered: false, reason: !journey ? "not_found" : journey.status === "draft" ? "not_published" : journey.status };
-    }
-    if (live.trigger.source !== "api") return { entered: false, reason: "not_api_trigger" };
-    const event: IncomingEvent = {
-      workspaceId: input.workspaceId,
-      userId: input.userId,
-      messageId: `api:${randomUUID()}`,
-      name: API_TRIGGER_EVENT,
-      properties: { ...(input.properties ?? {}), journeyId: input.journeyId },
-      timestamp: this.nowMs(),
-    };
-    const results = await this.ingest(input.workspaceId, [event], { journey: live, withEvent: true });
-    return results.get(event.messageId) ?? { entered: false, reason: "duplicate" };
+  async triggerJourney(input: ApiTriggerInput): Promise<EntryResult> {
+    const trigger = await apiTrigger(this.db, this.programs, input, this.nowMs());
+    if ("refused" in trigger) return trigger.refused;
+    const results = await this.ingest(input.workspaceId, [trigger.event], { journey: trigger.journey, withEvent: true });
+    return results.get(trigger.event.messageId) ?? { entered: false, reason: "duplicate" };
   }
 
   async start(): Promise<void> {
@@ -295,7 +282,7 @@ class Engine implements EmbeddedEngine {
       this.db,
       sql`select ${epochMs(sql`min(wake_at)`)} as at from journey_timers`,
     );
-    const candidates = [toMs(row?.at ?? null), await this.nextScheduleRun()].filter((t): t is number => t !== null);
+    const candidates = [toMs(row?.at ?? null), await this.schedules.nextRun()].filter((t): t is number => t !== null);
     return candidates.length ? Math.min(...candidates) : null;
   }
 
@@ -370,7 +357,7 @@ class Engine implements EmbeddedEngine {
     const real = this.realNow();
     if (options.schedules !== false && (!this.running || real - this.lastScheduleCheck >= SCHEDULE_EVERY_MS)) {
       this.lastScheduleCheck = real;
-      work += await this.runSchedules();
+      work += await this.schedules.runDue();
     }
     return work;
   }
@@ -697,108 +684,6 @@ class Engine implements EmbeddedEngine {
     return new Set(found.map((r) => `${r.instance_id}\u0000${r.message_id}`));
   }
 
-  // ------------------------------------------------------------------ schedules
-
-  private async scheduleJourneys(): Promise<Array<LiveJourney & { zone: string; from: number }>> {
-    const live = (await liveJourneys(this.db, null, this.programs)).filter((j) => j.trigger.source === "schedule");
-    if (live.length === 0) return [];
-    await this.programs.load(this.db, live.map((j) => j.versionId));
-    await this.zones.load(this.db, live.map((j) => j.workspaceId));
-    const out = [];
-    for (const j of live) {
-      const zone = this.programs.require(j.versionId).settings.timezone;
-      out.push({ ...j, zone: isValidZone(zone) ? zone : this.zones.get(j.workspaceId), from: await this.scheduleCursor(j) });
-    }
-    return out;
-  }
-
-  /** The journey time from which a live version's schedule counts, fixed when first seen. */
-  private async scheduleCursor(journey: LiveJourney): Promise<number> {
-    const cached = this.scheduleCursors.get(journey.versionId);
-    if (cached !== undefined) return cached;
-    await rows(
-      this.db,
-      sql`insert into journey_schedule_cursors (version_id, journey_id, active_from)
-          values (${journey.versionId}::uuid, ${journey.journeyId}::uuid, ${iso(this.nowMs())}::timestamptz) on conflict do nothing`,
-    );
-    const [row] = await rows<{ from: number }>(
-      this.db,
-      sql`select ${epochMs(sql`active_from`)} as from from journey_schedule_cursors where version_id = ${journey.versionId}::uuid`,
-    );
-    const from = toMs(row.from)!;
-    this.scheduleCursors.set(journey.versionId, from);
-    return from;
-  }
-
-  private async runSchedules(): Promise<number> {
-    const journeys = await this.scheduleJourneys();
-    const now = this.nowMs();
-    let work = 0;
-    for (const journey of journeys) {
-      if (journey.trigger.source !== "schedule") continue;
-      for (const runAt of scheduleRuns(journey.trigger, journey.from, now + 1, journey.zone)) {
-        const claimed = await rows(
-          this.db,
-          sql`insert into journey_schedule_runs (journey_id, version_id, run_at, lease_until)
-              values (${journey.journeyId}::uuid, ${journey.versionId}::uuid, ${iso(runAt)}::timestamptz, ${iso(this.realNow() + this.leaseMs)}::timestamptz)
-              on conflict (journey_id, run_at) do update set lease_until = excluded.lease_until
-                where journey_schedule_runs.finished_at is null and journey_schedule_runs.lease_until < ${iso(this.realNow())}::timestamptz
-              returning 1 as claimed`,
-        );
-        if (claimed.length === 0) continue;
-        const members = await (this.options.segmentMembers ?? this.storedSegmentMembers)(journey.workspaceId, journey.trigger.segment);
-        let entered = 0;
-        for (let i = 0; i < members.length; i += this.batchSize) {
-          const events = members.slice(i, i + this.batchSize).map((userId) => ({
-            workspaceId: journey.workspaceId,
-            userId,
-            // One entry key per run: a run resumed after a crash re-admits nobody twice.
-            messageId: `schedule:${iso(runAt)}`,
-            name: "$schedule.run",
-            properties: {},
-            timestamp: runAt,
-          }));
-          const results = await this.ingest(journey.workspaceId, events, { journey, withEvent: false });
-          entered += [...results.values()].filter((r) => r.entered).length;
-        }
-        await rows(
-          this.db,
-          sql`update journey_schedule_runs set finished_at = ${iso(now)}::timestamptz, entered = entered + ${entered}
-              where journey_id = ${journey.journeyId}::uuid and run_at = ${iso(runAt)}::timestamptz`,
-        );
-        work += 1;
-      }
-    }
-    return work;
-  }
-
-  /** Members of a segment by key, from the segments area's `segment_members`. */
-  private readonly storedSegmentMembers = async (workspaceId: string, segmentKey: string): Promise<string[]> => {
-    const found = await rows<{ user_id: string }>(
-      this.db,
-      sql`select m.user_id from segment_members m join segments s on s.id = m.segment_id
-          where s.workspace_id = ${workspaceId}::uuid and s.key = ${segmentKey} and s.archived_at is null`,
-    );
-    return found.map((r) => r.user_id);
-  };
-
-  private async nextScheduleRun(): Promise<number | null> {
-    const journeys = await this.scheduleJourneys();
-    if (journeys.length === 0) return null;
-    const now = this.nowMs();
-    let next: number | null = null;
-    for (const journey of journeys) {
-      const done = await rows<{ at: number }>(
-        this.db,
-        sql`select ${epochMs(sql`run_at`)} as at from journey_schedule_runs where journey_id = ${journey.journeyId}::uuid and finished_at is not null`,
-      );
-      const finished = new Set(done.map((d) => toMs(d.at)));
-      // Look a year ahead: a later run is not "due" for any test or idle computation.
-      const upcoming = scheduleRuns(journey.trigger, journey.from, Math.max(now, journey.from) + 366 * 86_400_000, journey.zone).find((t) => !finished.has(t));
-      if (upcoming !== undefined && (next === null || upcoming < next)) next = upcoming;
-    }
-    return next;
-  }
 }
 
 /** Group commit: items pushed while a flush runs go together into the next flush. */

@@ -1,6 +1,9 @@
+import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
+import type { EntryResult, IncomingEvent, SegmentChange } from "../engine";
 import type { JourneyProgram } from "../program";
 import type { TriggerConfig } from "../../nodes/trigger/definition";
+import { API_TRIGGER_EVENT, SEGMENT_ENTERED_EVENT, SEGMENT_EXITED_EVENT } from "../../nodes/trigger/match";
 import { arr, epochMs, rows, toMs, type Conn } from "./db.server";
 
 /** Published programs are immutable, so a version's program is fetched once per process and kept. */
@@ -78,4 +81,59 @@ export class WorkspaceZones {
   get(workspaceId: string): string {
     return this.zones.get(workspaceId) ?? "UTC";
   }
+}
+
+/**
+ * Segment changes as the internal events both engines route (`$segment.entered/exited`). The
+ * message id is the entry key, so a journey keeps its entry history across engines.
+ */
+export function segmentChangeEvents(changes: readonly SegmentChange[]): IncomingEvent[] {
+  return changes.map((c) => ({
+    workspaceId: c.workspaceId,
+    userId: c.userId,
+    messageId: `segment:${c.segmentId}:${c.change}:${c.at}`,
+    name: c.change === "entered" ? SEGMENT_ENTERED_EVENT : SEGMENT_EXITED_EVENT,
+    properties: { segment: c.segmentId },
+    timestamp: c.at,
+  }));
+}
+
+export interface ApiTriggerInput {
+  workspaceId: string;
+  journeyId: string;
+  userId: string;
+  properties?: Record<string, unknown>;
+}
+
+/**
+ * `triggerJourney` up to the entry itself, for both engines: the live journey and its
+ * `$api.trigger` event, or why the journey cannot be entered by API (not found, draft, paused,
+ * archived, another trigger).
+ */
+export async function apiTrigger(
+  db: Conn,
+  programs: ProgramCache,
+  input: ApiTriggerInput,
+  now: number,
+): Promise<{ refused: EntryResult } | { journey: LiveJourney; event: IncomingEvent }> {
+  const live = (await liveJourneys(db, [input.workspaceId], programs)).find((j) => j.journeyId === input.journeyId);
+  if (!live) {
+    const [journey] = await rows<{ status: string }>(
+      db,
+      sql`select status from journeys where id = ${input.journeyId}::uuid and workspace_id = ${input.workspaceId}::uuid`,
+    );
+    return { refused: { entered: false, reason: !journey ? "not_found" : journey.status === "draft" ? "not_published" : journey.status } };
+  }
+  if (live.trigger.source !== "api") return { refused: { entered: false, reason: "not_api_trigger" } };
+  return {
+    journey: live,
+    event: {
+      workspaceId: input.workspaceId,
+      userId: input.userId,
+      messageId: `api:${randomUUID()}`,
+      name: API_TRIGGER_EVENT,
+      properties: { ...(input.properties ?? {}), journeyId: input.journeyId },
+      timestamp: now,
+    },
+  };
 }

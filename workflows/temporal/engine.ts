@@ -1,19 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import type { Logger } from "../../app/lib/log.server";
 import { matchesFilters } from "../../nodes/filters";
 import type { JourneyEvent, UserSnapshot } from "../../nodes/runtime";
-import { API_TRIGGER_EVENT, SEGMENT_ENTERED_EVENT, SEGMENT_EXITED_EVENT, scheduleRuns, triggerMatchesEvent } from "../../nodes/trigger/match";
+import { triggerMatchesEvent } from "../../nodes/trigger/match";
 import type { WaitForEventConfig } from "../../nodes/wait-for-event/definition";
 import type { EntryResult, IncomingEvent, JourneyEngine, SegmentChange } from "../engine";
 import { awaitedMatchers, MESSAGE_DELIVERED_EVENT, MESSAGE_FAILED_EVENT, wakeAt, type EventMatcher, type InstanceState } from "../interpreter";
 import type { JourneyProgram } from "../program";
-import { isValidZone } from "../time";
 import type { Inst } from "../embedded/batch.server";
-import { epochMs, iso, rows, toMs, transaction } from "../embedded/db.server";
+import { transaction } from "../embedded/db.server";
 import { EntryGate, type EntryCandidate } from "../embedded/entries.server";
-import { liveJourneys, ProgramCache, WorkspaceZones, type LiveJourney } from "../embedded/programs.server";
+import { apiTrigger, liveJourneys, ProgramCache, segmentChangeEvents, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "../embedded/programs.server";
+import { ScheduleRunner } from "../embedded/schedules.server";
 import { loadUsers, userKey } from "../embedded/users.server";
 import type { WorkflowGateway } from "./client";
 import { commitOf, entryStep, recordsOf, type EventSignal, type InstanceRef, type JourneyClock, type JourneyWorkflowInput } from "./contract";
@@ -86,7 +85,7 @@ class Engine implements TemporalEngine {
   private readonly zones = new WorkspaceZones();
   private readonly concurrency: number;
   private readonly realNow: () => number;
-  private readonly scheduleCursors = new Map<string, number>();
+  private readonly schedules: ScheduleRunner;
   private timer: NodeJS.Timeout | null = null;
   private pass: Promise<unknown> = Promise.resolve();
 
@@ -96,6 +95,17 @@ class Engine implements TemporalEngine {
   ) {
     this.concurrency = options.concurrency ?? 32;
     this.realNow = options.realNow ?? Date.now;
+    this.schedules = new ScheduleRunner({
+      db: services.db,
+      programs: this.programs,
+      zones: this.zones,
+      now: () => this.nowMs(),
+      realNow: this.realNow,
+      leaseMs: options.leaseMs ?? 60_000,
+      batchSize: 500,
+      segmentMembers: options.segmentMembers,
+      enter: (workspaceId, events, journey) => this.enter(workspaceId, events, { journey, withEvent: false }),
+    });
   }
 
   private get db(): Db {
@@ -115,39 +125,14 @@ class Engine implements TemporalEngine {
   }
 
   async handleSegmentChanges(changes: SegmentChange[]): Promise<void> {
-    // The embedded engine's entry keys, so a journey keeps its entry history across engines.
-    await this.handleEvents(
-      changes.map((c) => ({
-        workspaceId: c.workspaceId,
-        userId: c.userId,
-        messageId: `segment:${c.segmentId}:${c.change}:${c.at}`,
-        name: c.change === "entered" ? SEGMENT_ENTERED_EVENT : SEGMENT_EXITED_EVENT,
-        properties: { segment: c.segmentId },
-        timestamp: c.at,
-      })),
-    );
+    await this.handleEvents(segmentChangeEvents(changes));
   }
 
-  async triggerJourney(input: { workspaceId: string; journeyId: string; userId: string; properties?: Record<string, unknown> }): Promise<EntryResult> {
-    const live = (await liveJourneys(this.db, [input.workspaceId], this.programs)).find((j) => j.journeyId === input.journeyId);
-    if (!live) {
-      const [journey] = await rows<{ status: string }>(
-        this.db,
-        sql`select status from journeys where id = ${input.journeyId}::uuid and workspace_id = ${input.workspaceId}::uuid`,
-      );
-      return { entered: false, reason: !journey ? "not_found" : journey.status === "draft" ? "not_published" : journey.status };
-    }
-    if (live.trigger.source !== "api") return { entered: false, reason: "not_api_trigger" };
-    const event: IncomingEvent = {
-      workspaceId: input.workspaceId,
-      userId: input.userId,
-      messageId: `api:${randomUUID()}`,
-      name: API_TRIGGER_EVENT,
-      properties: { ...(input.properties ?? {}), journeyId: input.journeyId },
-      timestamp: this.nowMs(),
-    };
-    const results = await this.enter(input.workspaceId, [event], { journey: live, withEvent: true });
-    return results.get(event.messageId) ?? { entered: false, reason: "duplicate" };
+  async triggerJourney(input: ApiTriggerInput): Promise<EntryResult> {
+    const trigger = await apiTrigger(this.db, this.programs, input, this.nowMs());
+    if ("refused" in trigger) return trigger.refused;
+    const results = await this.enter(input.workspaceId, [trigger.event], { journey: trigger.journey, withEvent: true });
+    return results.get(trigger.event.messageId) ?? { entered: false, reason: "duplicate" };
   }
 
   async start(): Promise<void> {
@@ -344,76 +329,9 @@ class Engine implements TemporalEngine {
   // ------------------------------------------------------------------ schedules
 
   /** Same tables and claim protocol as the embedded engine: either engine may run a schedule once. */
-  async runSchedules(): Promise<number> {
-    const live = (await liveJourneys(this.db, null, this.programs)).filter((j) => j.trigger.source === "schedule");
-    if (live.length === 0) return 0;
-    await this.programs.load(this.db, live.map((j) => j.versionId));
-    await this.zones.load(this.db, live.map((j) => j.workspaceId));
-    const now = this.nowMs();
-    const leaseMs = this.options.leaseMs ?? 60_000;
-    let work = 0;
-    for (const journey of live) {
-      if (journey.trigger.source !== "schedule") continue;
-      const configured = this.programs.require(journey.versionId).settings.timezone;
-      const zone = isValidZone(configured) ? configured : this.zones.get(journey.workspaceId);
-      for (const runAt of scheduleRuns(journey.trigger, await this.scheduleCursor(journey), now + 1, zone)) {
-        const claimed = await rows(
-          this.db,
-          sql`insert into journey_schedule_runs (journey_id, version_id, run_at, lease_until)
-              values (${journey.journeyId}::uuid, ${journey.versionId}::uuid, ${iso(runAt)}::timestamptz, ${iso(this.realNow() + leaseMs)}::timestamptz)
-              on conflict (journey_id, run_at) do update set lease_until = excluded.lease_until
-                where journey_schedule_runs.finished_at is null and journey_schedule_runs.lease_until < ${iso(this.realNow())}::timestamptz
-              returning 1 as claimed`,
-        );
-        if (claimed.length === 0) continue;
-        const members = await (this.options.segmentMembers ?? this.storedSegmentMembers)(journey.workspaceId, journey.trigger.segment);
-        let entered = 0;
-        for (let i = 0; i < members.length; i += 500) {
-          const events = members.slice(i, i + 500).map((userId) => ({
-            workspaceId: journey.workspaceId,
-            userId,
-            // One entry key per run: a run resumed after a crash admits nobody twice.
-            messageId: `schedule:${iso(runAt)}`,
-            name: "$schedule.run",
-            properties: {},
-            timestamp: runAt,
-          }));
-          const results = await this.enter(journey.workspaceId, events, { journey, withEvent: false });
-          entered += [...results.values()].filter((r) => r.entered).length;
-        }
-        await rows(
-          this.db,
-          sql`update journey_schedule_runs set finished_at = ${iso(now)}::timestamptz, entered = entered + ${entered}
-              where journey_id = ${journey.journeyId}::uuid and run_at = ${iso(runAt)}::timestamptz`,
-        );
-        work += 1;
-      }
-    }
-    return work;
+  runSchedules(): Promise<number> {
+    return this.schedules.runDue();
   }
-
-  private async scheduleCursor(journey: LiveJourney): Promise<number> {
-    const cached = this.scheduleCursors.get(journey.versionId);
-    if (cached !== undefined) return cached;
-    await rows(
-      this.db,
-      sql`insert into journey_schedule_cursors (version_id, journey_id, active_from)
-          values (${journey.versionId}::uuid, ${journey.journeyId}::uuid, ${iso(this.nowMs())}::timestamptz) on conflict do nothing`,
-    );
-    const [row] = await rows<{ from: number }>(this.db, sql`select ${epochMs(sql`active_from`)} as from from journey_schedule_cursors where version_id = ${journey.versionId}::uuid`);
-    const from = toMs(row.from)!;
-    this.scheduleCursors.set(journey.versionId, from);
-    return from;
-  }
-
-  private readonly storedSegmentMembers = async (workspaceId: string, segmentKey: string): Promise<string[]> => {
-    const found = await rows<{ user_id: string }>(
-      this.db,
-      sql`select m.user_id from segment_members m join segments s on s.id = m.segment_id
-          where s.workspace_id = ${workspaceId}::uuid and s.key = ${segmentKey} and s.archived_at is null`,
-    );
-    return found.map((r) => r.user_id);
-  };
 }
 
 /**
