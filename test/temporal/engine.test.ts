@@ -200,7 +200,7 @@ describe("Temporal engine: schedule triggers", () => {
     expect(await scheduled.runSchedules()).toBe(1);
     expect(await scheduled.runSchedules()).toBe(0);
     const rowsNow = await instancesOf(daily.journeyId);
-    expect(rowsNow.map((r) => [r.user_id, r.entry_key])).toEqual([
+    expect(rowsNow.map((r) => [r.user_id, r.entry_key]).sort()).toEqual([
       ["u1", "schedule:2024-05-06T02:00:00.000Z"],
       ["u2", "schedule:2024-05-06T02:00:00.000Z"],
     ]);
