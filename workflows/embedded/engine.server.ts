@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import type { Logger } from "../../app/lib/log.server";
@@ -634,7 +634,9 @@ class Engine implements EmbeddedEngine {
           batch.countEntry(journey.journeyId, journey.versionId, "entered");
           const inst = batch.add(
             newInst({
-              id: randomUUID(),
+              // Time-ordered ids (UUIDv7): a batch's instances, their node events and timers land
+              // on neighbouring index pages instead of random ones (decision 0160).
+              id: uuidv7(),
               workspaceId,
               journeyId: journey.journeyId,
               versionId: journey.versionId,

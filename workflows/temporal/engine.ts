@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../db/client";
 import type { Logger } from "../../app/lib/log.server";
 import { matchesFilters } from "../../nodes/filters";
@@ -280,7 +280,7 @@ class Engine implements TemporalEngine {
           decisions.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, userId: candidate.userId, at: now, entered: false, reason: decision.reason });
           continue;
         }
-        const instance: InstanceRef = { workspaceId, journeyId: candidate.journeyId, versionId: candidate.versionId, instanceId: randomUUID(), userId: candidate.userId };
+        const instance: InstanceRef = { workspaceId, journeyId: candidate.journeyId, versionId: candidate.versionId, instanceId: uuidv7(), userId: candidate.userId };
         const withEvent = only ? only.withEvent : true;
         const entry = { now, user, ...(withEvent ? { event: m.event } : {}) };
         const workspaceTimezone = this.zones.get(workspaceId);
