@@ -1,6 +1,7 @@
 import { and, desc, eq, ilike, sql } from "drizzle-orm";
 import { query, type Db } from "../../db/client";
-import { events, journeys, journeyVersions, operators, segments, type JourneyStatus } from "../../db/schema";
+import { journeys, journeyVersions, operators, segments, type JourneyStatus } from "../../db/schema";
+import { distinctEventNames } from "../segments/store.server";
 import { recordAudit } from "./accounts.server";
 import { JourneyNotFoundError, type JourneyDetail } from "./journeys.server";
 import type { JourneyDocument } from "../../workflows/document";
@@ -97,14 +98,15 @@ const knownTraits = ["name", "email", "phone", "timezone", "city", "gender", "ag
  * of profiles so opening the canvas stays fast on a workspace with millions of users.
  */
 export async function journeyVocabulary(db: Db, workspaceId: string): Promise<{ events: string[]; traits: string[]; segments: Array<{ key: string; name: string }> }> {
-  const eventRows = await db.selectDistinct({ name: events.name }).from(events).where(eq(events.workspaceId, workspaceId)).limit(200);
+  // A loose index scan (one probe per name): DISTINCT over the events table read every event.
+  const eventNames = await distinctEventNames(db, workspaceId, 200);
   const traitRows = await query<{ key: string }>(
     db,
     sql`select distinct jsonb_object_keys(traits) as key from (select traits from users where workspace_id = ${workspaceId} limit 500) sample`,
   );
   const segmentRows = await db.select({ key: segments.key, name: segments.name }).from(segments).where(eq(segments.workspaceId, workspaceId)).orderBy(segments.key).limit(500);
   const merge = (known: string[], found: string[]) => [...new Set([...known, ...found.filter((n) => !n.startsWith("$"))])].sort();
-  return { events: merge(knownEvents, eventRows.map((r) => r.name)), traits: merge(knownTraits, traitRows.map((r) => r.key)), segments: segmentRows };
+  return { events: merge(knownEvents, eventNames), traits: merge(knownTraits, traitRows.map((r) => r.key)), segments: segmentRows };
 }
 
 /**

@@ -340,3 +340,21 @@ export async function seedDemoSegments(services: AppServices, workspaceId: strin
     });
   }
 }
+
+/**
+ * Distinct event names by a loose index scan over events_name_time_idx: one index probe per
+ * name, so it stays instant with millions of events.
+ */
+export async function distinctEventNames(db: Db, workspaceId: string, limit = 300): Promise<string[]> {
+  const rows = await query<{ name: string }>(
+    db,
+    sql`with recursive names as (
+          (select name from events where workspace_id = ${workspaceId}::uuid order by name limit 1)
+          union all
+          select (select e.name from events e where e.workspace_id = ${workspaceId}::uuid and e.name > n.name order by e.name limit 1)
+          from names n where n.name is not null
+        )
+        select name from names where name is not null limit ${limit}`,
+  );
+  return rows.map((r) => r.name);
+}

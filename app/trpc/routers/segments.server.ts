@@ -1,11 +1,12 @@
 import { TRPCError } from "@trpc/server";
 import { sql } from "drizzle-orm";
 import { z } from "zod";
-import { query, type Db } from "../../../db/client";
+import { query } from "../../../db/client";
 import { describeRule, segmentDefinitionSchema } from "../../segments/rules";
 import {
   archiveSegment,
   createSegment,
+  distinctEventNames,
   ensurePresetSegments,
   getSegment,
   listMembers,
@@ -42,24 +43,6 @@ function summary(s: SegmentSummary) {
     ...s,
     rules: { en: parsed.success ? describeRule(parsed.data, "en") : "", zh: parsed.success ? describeRule(parsed.data, "zh") : "" },
   };
-}
-
-/**
- * Distinct event names by a loose index scan over events_name_time_idx: one index probe per
- * name, so it stays instant with millions of events.
- */
-async function eventNames(db: Db, workspaceId: string): Promise<string[]> {
-  const rows = await query<{ name: string }>(
-    db,
-    sql`with recursive names as (
-          (select name from events where workspace_id = ${workspaceId}::uuid order by name limit 1)
-          union all
-          select (select e.name from events e where e.workspace_id = ${workspaceId}::uuid and e.name > n.name order by e.name limit 1)
-          from names n where n.name is not null
-        )
-        select name from names where name is not null limit 300`,
-  );
-  return rows.map((r) => r.name);
 }
 
 const definition = z.unknown();
@@ -144,7 +127,7 @@ export const segmentsRouter = router({
       sql`select distinct unnest(tags) as tag from (select tags from users where workspace_id = ${ws}::uuid and tags <> '{}' limit 2000) sample`,
     );
     return {
-      events: (await eventNames(ctx.services.db, ws)).filter((n) => !n.startsWith("$") || n === "$page" || n === "$screen"),
+      events: (await distinctEventNames(ctx.services.db, ws)).filter((n) => !n.startsWith("$") || n === "$page" || n === "$screen"),
       traits: traits.map((t) => t.key).sort(),
       tags: tags.map((t) => t.tag).sort(),
     };
