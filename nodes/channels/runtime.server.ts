@@ -9,12 +9,13 @@ import { createHmac, createHash, timingSafeEqual } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { query, type Db } from "../../db/client";
 import type { AppServices } from "../../app/services.server";
+import { notifyProfileChanged } from "../../app/segments/membership.server";
 import { createDeliveryHandlers } from "./delivery.server";
 import { deriveTrackingSecret, loadSecretKey, type SecretKey } from "./secrets.server";
 import { createMessagingService, type InternalUserEvent, type MessageNodeEvent, type MessagingService } from "./send.server";
 import { createProviderRegistry, type ProviderRegistry, type RegistryOptions } from "./settings.server";
 
-type Services = Pick<AppServices, "config" | "db" | "log" | "now" | "engine">;
+type Services = AppServices;
 
 export interface ChannelsRuntime {
   key(): SecretKey;
@@ -48,6 +49,18 @@ export function lazySecrets(config: Pick<AppServices["config"], "WAYPOST_SECRET_
  * report of the same state is stored once (ON CONFLICT DO NOTHING). Test messages (no instance)
  * are not journey analytics. See docs/decisions/0250-delivery-node-events.md.
  */
+/**
+ * What happens when a message changes state (sent, delivered, opened, clicked, failed): the node
+ * event for journey analytics, and segments with message rules are re-evaluated for the user (as
+ * an event would re-evaluate event rules) instead of waiting for the sweep.
+ */
+export function messageStateRecorder(services: AppServices): (event: MessageNodeEvent) => Promise<void> {
+  return async (event) => {
+    await recordMessageNodeEvent(services.db, event);
+    notifyProfileChanged(services, event.workspaceId, [event.userId], { messages: true });
+  };
+}
+
 export async function recordMessageNodeEvent(db: Db, event: MessageNodeEvent): Promise<void> {
   if (!event.instanceId || !UUID.test(event.instanceId)) return;
   const status = event.state === "failed" && event.afterSent ? "delivery_failed" : event.state;
@@ -102,7 +115,7 @@ export function createChannelsRuntime(services: Services, options: Partial<Omit<
     db: services.db,
     providers: lazyRegistry.resolve,
     now: () => services.now(),
-    recordNodeEvent: (e) => recordMessageNodeEvent(services.db, e),
+    recordNodeEvent: messageStateRecorder(services),
     emitEvent: (e) => emitMessageEvent(services, e),
     trackingSecret: secrets.trackingSecret,
   });

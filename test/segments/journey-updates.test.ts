@@ -10,9 +10,9 @@ import type { EmbeddedEngine } from "../../workflows/embedded/engine.server";
 import { startTestApp, type TestApp } from "../support/app";
 import { addUser, group, listenTo } from "./helpers";
 
-// A journey's "Update user" node changes the profile like an identify call: segments reading the
-// changed trait are re-evaluated for that user, and their entry triggers start journeys. Real
-// app engine (createAppEngine) on the test database; nothing recorded or mocked.
+// What journeys do to a profile re-evaluates segments at once, like ingestion does: an "Update
+// user" node's traits and tags, and the messages a journey sends (message rules). Real app engine
+// (createAppEngine, sandbox provider) on the test database; nothing recorded or mocked.
 
 let app: TestApp;
 let engine: EmbeddedEngine;
@@ -24,7 +24,7 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
-describe("Update user node -> segments", () => {
+describe("what journeys do -> segments", () => {
   it("tagging a user moves them into a tag segment and starts the journey it triggers", async () => {
     await addUser(app, "tagged-1");
     await addUser(app, "untouched-1");
@@ -59,5 +59,37 @@ describe("Update user node -> segments", () => {
       sql`select i.user_id, j.name from journey_instances i join journeys j on j.id = i.journey_id where j.name like 'segment_entry%' order by i.user_id`,
     );
     expect(entered).toEqual([{ user_id: "tagged-1", name: "segment_entry vip_tagged" }]);
+  });
+
+  it("a message a journey sends moves the user into a message-rule segment without waiting for the sweep", async () => {
+    await addUser(app, "messaged-1");
+    const segment = await createSegment(app.services, app.workspaceId, {
+      name: "Push unreachable",
+      key: "push_failed",
+      definition: group("all", { kind: "message", check: "did", state: "failed", channel: "push" }),
+    });
+    const document = buildJourney({
+      name: "push once",
+      settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
+      nodes: [
+        { id: "trigger", type: "core.trigger", config: { source: "api" } },
+        { id: "push", type: "core.push", config: { title: "Hi", body: "Hello {{ user.id }}" } },
+        { id: "exit", type: "core.exit", config: {} },
+      ],
+      edges: [
+        ["trigger", "next", "push"],
+        ["push", "sent", "exit"],
+        ["push", "failed", "exit"],
+      ],
+    });
+    const journey = await createJourney(app.services.db, { workspaceId: app.workspaceId }, { name: document.name, document });
+    expect((await publishJourney(app.services.db, { workspaceId: app.workspaceId }, { journeyId: journey.id })).ok).toBe(true);
+    expect(await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: journey.id, userId: "messaged-1" })).toMatchObject({ entered: true });
+    await engine.runUntilIdle();
+    await segmentRuntime(app.services).evaluator.whenIdle();
+    const [message] = await query<{ state: string }>(app.services.db, sql`select state from messages where user_id = 'messaged-1'`);
+    expect(message.state).toBe("failed"); // no device token: the push fails, which the segment is about
+    const members = await query<{ user_id: string }>(app.services.db, sql`select user_id from segment_members where segment_id = ${segment.id}::uuid`);
+    expect(members.map((m) => m.user_id)).toEqual(["messaged-1"]);
   });
 });

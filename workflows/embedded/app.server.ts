@@ -2,7 +2,7 @@ import { sql } from "drizzle-orm";
 import type { AppServices } from "../../app/services.server";
 import { createMessagingService, type InternalUserEvent } from "../../nodes/channels/send.server";
 import { loadSecretKey } from "../../nodes/channels/secrets.server";
-import { lazySecrets, recordMessageNodeEvent } from "../../nodes/channels/runtime.server";
+import { lazySecrets, messageStateRecorder } from "../../nodes/channels/runtime.server";
 import { createProviderRegistry, type ProviderResolver } from "../../nodes/channels/settings.server";
 import type { UpdateUserRequest } from "../../nodes/runtime";
 import { notifyProfileChanged } from "../../app/segments/membership.server";
@@ -42,7 +42,7 @@ export function createAppEngine(services: AppServices, options: EmbeddedEngineOp
     ]);
   };
   // Every delivery state becomes a node event for analytics; email tracking needs the secret.
-  const messaging = createMessagingService({ db: services.db, providers, now: services.now, emitEvent, recordNodeEvent: (e) => recordMessageNodeEvent(services.db, e), trackingSecret: lazySecrets(services.config).trackingSecret });
+  const messaging = createMessagingService({ db: services.db, providers, now: services.now, emitEvent, recordNodeEvent: messageStateRecorder(services), trackingSecret: lazySecrets(services.config).trackingSecret });
   // An "Update user" node changes traits like an identify call does: segments that read them are
   // re-evaluated for that user (segment entries from journeys' own updates start journeys too).
   const updater = createUserUpdater(services.db, () => services.now().getTime());
