@@ -24,33 +24,34 @@ beforeAll(async () => {
 });
 afterAll(() => app?.close());
 
+/** Publishes "API trigger → one action node → exit" and runs it for one user, segments included. */
+async function runActionJourney(name: string, action: { id: string; type: string; config: unknown; ports: string[] }, userId: string): Promise<void> {
+  const document = buildJourney({
+    name,
+    settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
+    nodes: [
+      { id: "trigger", type: "core.trigger", config: { source: "api" } },
+      { id: action.id, type: action.type, config: action.config },
+      { id: "exit", type: "core.exit", config: {} },
+    ],
+    edges: [["trigger", "next", action.id], ...action.ports.map((port) => [action.id, port, "exit"] as [string, string, string])],
+  });
+  const journey = await createJourney(app.services.db, { workspaceId: app.workspaceId }, { name: document.name, document });
+  expect((await publishJourney(app.services.db, { workspaceId: app.workspaceId }, { journeyId: journey.id })).ok).toBe(true);
+  expect(await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: journey.id, userId })).toMatchObject({ entered: true });
+  await engine.runUntilIdle();
+  await segmentRuntime(app.services).evaluator.whenIdle();
+  // Segment changes hand journeys their entries: run what they started.
+  await engine.runUntilIdle();
+}
+
 describe("what journeys do -> segments", () => {
   it("tagging a user moves them into a tag segment and starts the journey it triggers", async () => {
     await addUser(app, "tagged-1");
     await addUser(app, "untouched-1");
     const segment = await createSegment(app.services, app.workspaceId, { name: "VIP", key: "vip_tagged", definition: group("all", { kind: "tag", op: "has", tag: "vip" }) });
     await listenTo(app, "vip_tagged");
-    const document = buildJourney({
-      name: "tag vips",
-      settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
-      nodes: [
-        { id: "trigger", type: "core.trigger", config: { source: "api" } },
-        { id: "tag", type: "core.update-user", config: { operations: [{ op: "add_tag", tag: "vip" }] } },
-        { id: "exit", type: "core.exit", config: {} },
-      ],
-      edges: [
-        ["trigger", "next", "tag"],
-        ["tag", "next", "exit"],
-        ["tag", "failed", "exit"],
-      ],
-    });
-    const journey = await createJourney(app.services.db, { workspaceId: app.workspaceId }, { name: document.name, document });
-    expect((await publishJourney(app.services.db, { workspaceId: app.workspaceId }, { journeyId: journey.id })).ok).toBe(true);
-
-    expect(await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: journey.id, userId: "tagged-1" })).toMatchObject({ entered: true });
-    await engine.runUntilIdle();
-    await segmentRuntime(app.services).evaluator.whenIdle();
-    await engine.runUntilIdle();
+    await runActionJourney("tag vips", { id: "tag", type: "core.update-user", config: { operations: [{ op: "add_tag", tag: "vip" }] }, ports: ["next", "failed"] }, "tagged-1");
 
     const members = await query<{ user_id: string }>(app.services.db, sql`select user_id from segment_members where segment_id = ${segment.id}::uuid order by user_id`);
     expect(members.map((m) => m.user_id)).toEqual(["tagged-1"]);
@@ -68,25 +69,7 @@ describe("what journeys do -> segments", () => {
       key: "push_failed",
       definition: group("all", { kind: "message", check: "did", state: "failed", channel: "push" }),
     });
-    const document = buildJourney({
-      name: "push once",
-      settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
-      nodes: [
-        { id: "trigger", type: "core.trigger", config: { source: "api" } },
-        { id: "push", type: "core.push", config: { title: "Hi", body: "Hello {{ user.id }}" } },
-        { id: "exit", type: "core.exit", config: {} },
-      ],
-      edges: [
-        ["trigger", "next", "push"],
-        ["push", "sent", "exit"],
-        ["push", "failed", "exit"],
-      ],
-    });
-    const journey = await createJourney(app.services.db, { workspaceId: app.workspaceId }, { name: document.name, document });
-    expect((await publishJourney(app.services.db, { workspaceId: app.workspaceId }, { journeyId: journey.id })).ok).toBe(true);
-    expect(await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: journey.id, userId: "messaged-1" })).toMatchObject({ entered: true });
-    await engine.runUntilIdle();
-    await segmentRuntime(app.services).evaluator.whenIdle();
+    await runActionJourney("push once", { id: "push", type: "core.push", config: { title: "Hi", body: "Hello {{ user.id }}" }, ports: ["sent", "failed"] }, "messaged-1");
     const [message] = await query<{ state: string }>(app.services.db, sql`select state from messages where user_id = 'messaged-1'`);
     expect(message.state).toBe("failed"); // no device token: the push fails, which the segment is about
     const members = await query<{ user_id: string }>(app.services.db, sql`select user_id from segment_members where segment_id = ${segment.id}::uuid`);
