@@ -312,11 +312,8 @@ export class Batch {
     // ids an instance carries are sent once per instance, not once per record.
     const position = new Map(changed.map((inst, i) => [inst.id, i + 1]));
     if (records.length > 0 || runs.length > 0) {
-      parts.push(sql`inst as (
-        select * from unnest(${arr(changed.map((i) => i.id))}::uuid[], ${arr(changed.map((i) => i.workspaceId))}::uuid[],
-                             ${arr(changed.map((i) => i.journeyId))}::uuid[], ${arr(changed.map((i) => i.versionId))}::uuid[],
-                             ${arr(changed.map((i) => i.userId))}::text[])
-               with ordinality as t(id, w, j, v, u, n))`);
+      const ids = JSON.stringify(changed.map((i, n) => ({ id: i.id, w: i.workspaceId, j: i.journeyId, v: i.versionId, u: i.userId, n: n + 1 })));
+      parts.push(sql`inst as (select * from jsonb_to_recordset(${ids}::jsonb) as t(id uuid, w uuid, j uuid, v uuid, u text, n int))`);
     }
     if (records.length > 0) {
       const data = JSON.stringify(
@@ -334,10 +331,15 @@ export class Batch {
         on conflict (instance_id, seq) do nothing)`);
     }
     let outboxSelect = false;
+    // The commands as written: the inserted rows come back without them (no second parse).
+    const commandsByRun = new Map<string, OutboxCommand>();
     if (runs.length > 0) {
       const next = iso(options.leased ? options.realNow + options.leaseMs : options.realNow);
-      const commands = runs.map(({ inst, r }) =>
-        JSON.stringify({
+      const outboxRows = runs.map(({ inst, r }) => ({
+        n: position.get(inst.id)!,
+        run: r.runId,
+        key: r.idempotencyKey,
+        cmd: {
           journeyId: inst.journeyId,
           versionId: inst.versionId,
           userId: inst.userId,
@@ -345,17 +347,17 @@ export class Batch {
           nodeType: r.nodeType,
           attempt: r.attempt,
           ...(r.event ? { event: r.event } : {}),
-        } satisfies OutboxCommand),
-      );
+        } satisfies OutboxCommand,
+      }));
+      for (const row of outboxRows) commandsByRun.set(row.run, row.cmd);
+      const data = JSON.stringify(outboxRows);
       parts.push(sql`ob as (
         insert into journey_outbox (instance_id, workspace_id, run_id, idempotency_key, command, attempts, status, next_attempt_at)
-        select inst.id, inst.w, d.run, d.key, d.cmd::jsonb, ${options.leased ? 1 : 0}, ${options.leased ? "running" : "pending"}, ${next}::timestamptz
-        from unnest(${arr(runs.map(({ inst }) => position.get(inst.id)!))}::int[], ${arr(runs.map(({ r }) => r.runId))}::text[],
-                    ${arr(runs.map(({ r }) => r.idempotencyKey))}::text[], ${arr(commands)}::text[])
-             as d(n, run, key, cmd)
+        select inst.id, inst.w, d.run, d.key, d.cmd, ${options.leased ? 1 : 0}, ${options.leased ? "running" : "pending"}, ${next}::timestamptz
+        from jsonb_to_recordset(${data}::jsonb) as d(n int, run text, key text, cmd jsonb)
         join inst on inst.n = d.n
         on conflict (run_id) do nothing
-        returning id, instance_id, workspace_id, run_id, idempotency_key, command, attempts)`);
+        returning id, instance_id, workspace_id, run_id, idempotency_key, attempts)`);
       outboxSelect = true;
     }
     if (timersGone.length > 0) {
@@ -398,7 +400,7 @@ export class Batch {
     }
     if (parts.length === 0) return [];
     const statement = sql.join([sql`with `, sql.join(parts, sql`, `), outboxSelect ? sql` select * from ob` : sql` select 1 as done`]);
-    const result = await rows<{ id: number | string; instance_id: string; workspace_id: string; run_id: string; idempotency_key: string; command: OutboxCommand; attempts: number }>(tx, statement);
+    const result = await rows<{ id: number | string; instance_id: string; workspace_id: string; run_id: string; idempotency_key: string; attempts: number }>(tx, statement);
     if (!outboxSelect) return [];
     return result.map((r) => ({
       id: Number(r.id),
@@ -406,7 +408,7 @@ export class Batch {
       workspaceId: r.workspace_id,
       runId: r.run_id,
       idempotencyKey: r.idempotency_key,
-      command: r.command,
+      command: commandsByRun.get(r.run_id)!,
       attempts: r.attempts,
       // Loaded in this transaction moments ago: the side effect needs no second read.
       user: this.instances.get(r.instance_id)?.user,

@@ -20,11 +20,20 @@ export function arr(values: readonly unknown[]): SQL {
   return sql`${sql.param(values)}`;
 }
 
+let lastIsoMs = NaN;
+let lastIso = "";
+
 /** Epoch ms → ISO string for a timestamptz parameter (dates are not bound natively by every driver). */
 export function iso(ms: number): string;
 export function iso(ms: number | null): string | null;
 export function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
+  if (ms === null) return null;
+  // A batch formats the same few instants (its clock, shared wake times) hundreds of times.
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
 }
 
 /** SQL expression reading a timestamptz as epoch ms (a float8, so both drivers return a number). */
