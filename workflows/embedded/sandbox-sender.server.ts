@@ -82,14 +82,22 @@ export function createSandboxSender(options: SandboxSenderOptions): SandboxSende
         options.db,
         sql`insert into messages (id, workspace_id, idempotency_key, user_id, journey_id, instance_id, node_id, channel, category, provider, provider_message_id,
                                   content, state, attempts, created_at, updated_at, sent_at, delivered_at)
-            select d.id, d.w, d.k, d.u, d.j, d.i, d.n, d.ch, d.cat, 'sandbox', 'sandbox:' || d.id::text, d.content::jsonb, 'delivered', 1,
+            select d.id, d.w, d.k, d.u, d.j, d.i, d.n, d.ch, d.cat, 'sandbox', 'sandbox:' || d.id::text, d.content, 'delivered', 1,
                    ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz, ${now}::timestamptz
-            from unnest(${arr(sent.map((s) => s.id))}::uuid[], ${arr(sent.map((s) => s.item.workspaceId))}::uuid[],
-                        ${arr(sent.map((s) => s.item.request.idempotencyKey))}::text[], ${arr(sent.map((s) => s.item.request.userId))}::text[],
-                        ${arr(sent.map((s) => s.item.request.journeyId))}::text[], ${arr(sent.map((s) => s.item.request.instanceId))}::text[],
-                        ${arr(sent.map((s) => s.item.request.nodeId))}::text[], ${arr(sent.map((s) => s.item.request.channel))}::text[],
-                        ${arr(sent.map((s) => s.item.request.category))}::text[], ${arr(sent.map((s) => JSON.stringify(s.item.request.content)))}::text[])
-                 as d(id, w, k, u, j, i, n, ch, cat, content)
+            from jsonb_to_recordset(${JSON.stringify(
+              sent.map(({ item, id }) => ({
+                id,
+                w: item.workspaceId,
+                k: item.request.idempotencyKey,
+                u: item.request.userId,
+                j: item.request.journeyId,
+                i: item.request.instanceId,
+                n: item.request.nodeId,
+                ch: item.request.channel,
+                cat: item.request.category,
+                content: item.request.content,
+              })),
+            )}::jsonb) as d(id uuid, w uuid, k text, u text, j text, i text, n text, ch text, cat text, content jsonb)
             on conflict (workspace_id, idempotency_key) do update
               set state = 'delivered', sent_at = excluded.sent_at, delivered_at = excluded.delivered_at, attempts = messages.attempts + 1
               where messages.state = 'queued'`,
