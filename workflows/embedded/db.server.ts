@@ -77,13 +77,15 @@ export async function transaction<T>(db: Db, body: (tx: Tx) => Promise<T>, attem
 
 /**
  * `cross join lateral (select * from <table> <alias> where <match> limit 1) <alias>`: the rows of
- * a table that match each row of an `unnest(...) as k(...)` key list, looked up one key at a time
- * through the table's index. With a plain join the planner may hash the whole table for a
- * 500-key batch (it did, on stale statistics), which costs O(table) per batch: every user, every
- * message. `many` for keys matching several rows (OFFSET 0 keeps the subquery from being
- * flattened back into a join). Reads only: a locking query must not depend on a plan shape.
+ * a table that match each row of an outer list (an `unnest(...)` of keys, or the instances a
+ * statement just locked), looked up one key at a time through the table's index. With a plain join
+ * the planner may hash the whole table for a 500-key batch (it did, on stale statistics), which
+ * costs O(table) per batch: every user, every message. `many` for keys matching several rows
+ * (OFFSET 0 keeps the subquery from being flattened back into a join); `optional` keeps outer rows
+ * without a match (a left join). Not for the rows a statement locks: lock those by a plain scan.
  */
-export function keyLookup(table: string, alias: string, match: SQL, options: { many?: boolean } = {}): SQL {
+export function keyLookup(table: string, alias: string, match: SQL, options: { many?: boolean; optional?: boolean } = {}): SQL {
   const from = sql.raw(`${table} ${alias}`);
-  return sql`cross join lateral (select * from ${from} where ${match} ${sql.raw(options.many ? "offset 0" : "limit 1")}) as ${sql.raw(alias)}`;
+  const sub = sql`(select * from ${from} where ${match} ${sql.raw(options.many ? "offset 0" : "limit 1")}) as ${sql.raw(alias)}`;
+  return options.optional ? sql`left join lateral ${sub} on true` : sql`cross join lateral ${sub}`;
 }

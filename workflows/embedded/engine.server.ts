@@ -8,7 +8,7 @@ import { triggerMatchesEvent } from "../../nodes/trigger/match";
 import type { EntryResult, IncomingEvent, JourneyEngine, SegmentChange } from "../engine";
 import { hash32 } from "../hash";
 import { Batch, INSTANCE_COLUMNS, instFromRow, newInst, type Inst, type InstanceRow, type OutboxRow } from "./batch.server";
-import { arr, epochMs, iso, rows, toMs, transaction, type Conn } from "./db.server";
+import { arr, epochMs, iso, keyLookup, rows, toMs, transaction, type Conn } from "./db.server";
 import { EntryGate, type EntryCandidate } from "./entries.server";
 import { apiTrigger, liveJourneys, ProgramCache, segmentChangeEvents, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "./programs.server";
 import { ScheduleRunner } from "./schedules.server";
@@ -409,7 +409,7 @@ class Engine implements EmbeddedEngine {
               for update of i skip locked)
             select ${INSTANCE_COLUMNS}, ${epochMs(sql`due.wake_at`)} as timer_at, u.traits, u.timezone, u.tags
             from journey_instances i join due on due.id = i.id
-            left join users u on u.workspace_id = i.workspace_id and u.id = i.user_id`,
+            ${keyLookup("users", "u", sql`u.workspace_id = i.workspace_id and u.id = i.user_id`, { optional: true })}`,
       );
       if (found.length === 0) return 0;
       await this.programs.load(tx, found.map((r) => r.version_id));
@@ -522,7 +522,7 @@ class Engine implements EmbeddedEngine {
         sql`with d as (delete from journey_outbox where id = any(${arr(results.map((r) => r.row.id))}::bigint[]) returning id, instance_id)
             select d.id as outbox_id, ${INSTANCE_COLUMNS}, u.traits, u.timezone, u.tags
             from d join journey_instances i on i.id = d.instance_id
-            left join users u on u.workspace_id = i.workspace_id and u.id = i.user_id
+            ${keyLookup("users", "u", sql`u.workspace_id = i.workspace_id and u.id = i.user_id`, { optional: true })}
             order by i.id for update of i`,
       );
       const alive = new Set(found.map((r) => Number(r.outbox_id)));
