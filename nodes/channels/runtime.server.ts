@@ -15,8 +15,6 @@ import { deriveTrackingSecret, loadSecretKey, type SecretKey } from "./secrets.s
 import { createMessagingService, type InternalUserEvent, type MessageNodeEvent, type MessagingService } from "./send.server";
 import { createProviderRegistry, type ProviderRegistry, type RegistryOptions } from "./settings.server";
 
-type Services = AppServices;
-
 export interface ChannelsRuntime {
   key(): SecretKey;
   trackingSecret(): string;
@@ -49,18 +47,6 @@ export function lazySecrets(config: Pick<AppServices["config"], "WAYPOST_SECRET_
  * report of the same state is stored once (ON CONFLICT DO NOTHING). Test messages (no instance)
  * are not journey analytics. See docs/decisions/0250-delivery-node-events.md.
  */
-/**
- * What happens when a message changes state (sent, delivered, opened, clicked, failed): the node
- * event for journey analytics, and segments with message rules are re-evaluated for the user (as
- * an event would re-evaluate event rules) instead of waiting for the sweep.
- */
-export function messageStateRecorder(services: AppServices): (event: MessageNodeEvent) => Promise<void> {
-  return async (event) => {
-    await recordMessageNodeEvent(services.db, event);
-    notifyProfileChanged(services, event.workspaceId, [event.userId], { messages: true });
-  };
-}
-
 export async function recordMessageNodeEvent(db: Db, event: MessageNodeEvent): Promise<void> {
   if (!event.instanceId || !UUID.test(event.instanceId)) return;
   const status = event.state === "failed" && event.afterSent ? "delivery_failed" : event.state;
@@ -76,13 +62,25 @@ export async function recordMessageNodeEvent(db: Db, event: MessageNodeEvent): P
   );
 }
 
+/**
+ * What happens when a message changes state (sent, delivered, opened, clicked, failed): the node
+ * event for journey analytics, and segments with message rules are re-evaluated for the user (as
+ * an event would re-evaluate event rules) instead of waiting for the sweep.
+ */
+export function messageStateRecorder(services: AppServices): (event: MessageNodeEvent) => Promise<void> {
+  return async (event) => {
+    await recordMessageNodeEvent(services.db, event);
+    notifyProfileChanged(services, event.workspaceId, [event.userId], { messages: true });
+  };
+}
+
 /** A negative int4 from the event id (31 bits of SHA-256). */
 export function deliverySeq(eventId: string): number {
   return -(1 + (createHash("sha256").update(eventId).digest().readUInt32BE(0) % 0x7ffffffe));
 }
 
 /** Stores a delivery event in the user's history and hands it to the engine (wakes waiting journeys). */
-export async function emitMessageEvent(services: Pick<Services, "db" | "engine">, event: InternalUserEvent): Promise<void> {
+export async function emitMessageEvent(services: Pick<AppServices, "db" | "engine">, event: InternalUserEvent): Promise<void> {
   await query(
     services.db,
     sql`insert into events (workspace_id, message_id, user_id, type, name, properties, timestamp)
@@ -102,7 +100,7 @@ export async function emitMessageEvent(services: Pick<Services, "db" | "engine">
   ]);
 }
 
-export function createChannelsRuntime(services: Services, options: Partial<Omit<RegistryOptions, "db" | "key">> = {}): ChannelsRuntime {
+export function createChannelsRuntime(services: AppServices, options: Partial<Omit<RegistryOptions, "db" | "key">> = {}): ChannelsRuntime {
   const secrets = lazySecrets(services.config);
   let registry: ProviderRegistry | null = null;
   const reg = () => (registry ??= createProviderRegistry({ db: services.db, key: secrets.key(), ...options }));
