@@ -8,6 +8,8 @@ import { fareNoticeJourney } from "../../workflows/demo-journeys";
 import type { IncomingEvent } from "../../workflows/engine";
 import { rows } from "../../workflows/embedded/db.server";
 import type { EntryDecisionEvent } from "../../workflows/embedded/engine.server";
+import type { AppServices } from "../../app/services.server";
+import { eraseUser } from "../../app/users/profiles.server";
 import { createTestDb, testDatabaseKind, type TestDb } from "../support/db";
 import { createHarness, type EngineHarness } from "./support";
 
@@ -151,6 +153,25 @@ describe(`embedded engine (${testDatabaseKind()})`, () => {
     await rows(h.db.db, sql`insert into journey_timers select ${new Date(T0).toISOString()}::timestamptz, id from journey_instances where user_id = 'timer-2' and journey_id = ${journeyId}::uuid`);
     expect(await h.engine.runUntilIdle()).toBeGreaterThan(0);
     expect(await count(h, sql`select count(*) as n from journey_timers t join journey_instances i on i.id = t.instance_id where i.journey_id = ${journeyId}::uuid`)).toBe(0);
+  });
+
+  it("erasing a user removes their waiting instances with their timers and node events", async () => {
+    const h = await createHarness({ db, start: T0 });
+    const { journeyId } = await h.publish(waitThenPush());
+    await enterAll(h, ["erase-1", "keep-1"]);
+    await h.engine.runUntilIdle();
+    const timersOf = (userId: string) =>
+      count(h, sql`select count(*) as n from journey_timers t join journey_instances i on i.id = t.instance_id where i.user_id = ${userId} and i.journey_id = ${journeyId}::uuid`);
+    expect(await timersOf("erase-1")).toBe(1);
+    const services = { db: h.db.db } as unknown as AppServices;
+    const { deleted } = await eraseUser(services, h.workspaceId, "erase-1", { via: "test" });
+    expect(deleted).toMatchObject({ journey_timers: 1, journey_instances: 1 });
+    expect(await count(h, sql`select count(*) as n from journey_timers t where not exists (select 1 from journey_instances i where i.id = t.instance_id)`)).toBe(0);
+    expect(await count(h, sql`select count(*) as n from journey_node_events where user_id = 'erase-1'`)).toBe(0);
+    expect(await timersOf("keep-1")).toBe(1);
+    h.clock.advance(HOUR);
+    await h.engine.runUntilIdle();
+    expect(await timersOf("keep-1")).toBe(0);
   });
 
   it("retries transient failures with exponential backoff on the same idempotency key, then takes the failure path", async () => {
