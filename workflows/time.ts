@@ -64,18 +64,22 @@ function offsetMinutes(zone: string, ts: number): number {
   return start;
 }
 
-export function toLocal(ts: number, zone: string): LocalDateTime & { weekday: number } {
-  // The wall clock is the instant shifted by the offset, read as UTC.
-  const wall = new Date(ts + offsetMinutes(zone, ts) * 60_000);
-  const weekday = wall.getUTCDay();
+/** A Date's UTC fields, with the ISO weekday (1 = Monday … 7 = Sunday). */
+function utcFields(date: Date) {
+  const weekday = date.getUTCDay();
   return {
-    year: wall.getUTCFullYear(),
-    month: wall.getUTCMonth() + 1,
-    day: wall.getUTCDate(),
-    hour: wall.getUTCHours(),
-    minute: wall.getUTCMinutes(),
+    year: date.getUTCFullYear(),
+    month: date.getUTCMonth() + 1,
+    day: date.getUTCDate(),
+    hour: date.getUTCHours(),
+    minute: date.getUTCMinutes(),
     weekday: weekday === 0 ? 7 : weekday,
   };
+}
+
+export function toLocal(ts: number, zone: string): LocalDateTime & { weekday: number } {
+  // The wall clock is the instant shifted by the offset, read as UTC.
+  return utcFields(new Date(ts + offsetMinutes(zone, ts) * 60_000));
 }
 
 /** Local wall time in `zone` → epoch ms, with the gap/overlap policy above. */
@@ -101,9 +105,8 @@ function toLocalMatches(ts: number, zone: string, local: LocalDateTime): boolean
 
 /** Calendar-date arithmetic on a local date (no zone involved). */
 export function addDays(date: { year: number; month: number; day: number }, days: number) {
-  const dt = new Date(Date.UTC(date.year, date.month - 1, date.day + days));
-  const weekday = dt.getUTCDay();
-  return { year: dt.getUTCFullYear(), month: dt.getUTCMonth() + 1, day: dt.getUTCDate(), weekday: weekday === 0 ? 7 : weekday };
+  const { year, month, day, weekday } = utcFields(new Date(Date.UTC(date.year, date.month - 1, date.day + days)));
+  return { year, month, day, weekday };
 }
 
 export function parseHhMm(value: string): { hour: number; minute: number } {
