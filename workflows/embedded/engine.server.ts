@@ -10,7 +10,7 @@ import { hash32 } from "../hash";
 import { Batch, INSTANCE_COLUMNS, instFromRow, newInst, type Inst, type InstanceRow, type OutboxRow } from "./batch.server";
 import { arr, epochMs, iso, keyLookup, rows, toMs, transaction, type Conn } from "./db.server";
 import { EntryGate, type EntryCandidate } from "./entries.server";
-import { apiTrigger, liveJourneys, ProgramCache, segmentChangeEvents, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "./programs.server";
+import { liveJourneys, ProgramCache, segmentChangeEvents, triggerByApi, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "./programs.server";
 import { ScheduleRunner } from "./schedules.server";
 import { createSandboxSender, type SandboxDelivery } from "./sandbox-sender.server";
 import { createUserUpdater } from "./user-updates.server";
@@ -225,11 +225,8 @@ class Engine implements EmbeddedEngine {
     await this.handleEvents(segmentChangeEvents(changes));
   }
 
-  async triggerJourney(input: ApiTriggerInput): Promise<EntryResult> {
-    const trigger = await apiTrigger(this.db, this.programs, input, this.nowMs());
-    if ("refused" in trigger) return trigger.refused;
-    const results = await this.ingest(input.workspaceId, [trigger.event], { journey: trigger.journey, withEvent: true });
-    return results.get(trigger.event.messageId) ?? { entered: false, reason: "duplicate" };
+  triggerJourney(input: ApiTriggerInput): Promise<EntryResult> {
+    return triggerByApi(this.db, this.programs, input, this.nowMs(), (workspaceId, events, journey) => this.ingest(workspaceId, events, { journey, withEvent: true }));
   }
 
   async start(): Promise<void> {

@@ -106,34 +106,34 @@ export interface ApiTriggerInput {
 }
 
 /**
- * `triggerJourney` up to the entry itself, for both engines: the live journey and its
- * `$api.trigger` event, or why the journey cannot be entered by API (not found, draft, paused,
- * archived, another trigger).
+ * `triggerJourney` for both engines: finds the live journey and enters the user with an
+ * `$api.trigger` event through the engine's own entry path (`enter`), or says why the journey
+ * cannot be entered by API (not found, draft, paused, archived, another trigger).
  */
-export async function apiTrigger(
+export async function triggerByApi(
   db: Conn,
   programs: ProgramCache,
   input: ApiTriggerInput,
   now: number,
-): Promise<{ refused: EntryResult } | { journey: LiveJourney; event: IncomingEvent }> {
+  enter: (workspaceId: string, events: IncomingEvent[], journey: LiveJourney) => Promise<Map<string, EntryResult>>,
+): Promise<EntryResult> {
   const live = (await liveJourneys(db, [input.workspaceId], programs)).find((j) => j.journeyId === input.journeyId);
   if (!live) {
     const [journey] = await rows<{ status: string }>(
       db,
       sql`select status from journeys where id = ${input.journeyId}::uuid and workspace_id = ${input.workspaceId}::uuid`,
     );
-    return { refused: { entered: false, reason: !journey ? "not_found" : journey.status === "draft" ? "not_published" : journey.status } };
+    return { entered: false, reason: !journey ? "not_found" : journey.status === "draft" ? "not_published" : journey.status };
   }
-  if (live.trigger.source !== "api") return { refused: { entered: false, reason: "not_api_trigger" } };
-  return {
-    journey: live,
-    event: {
-      workspaceId: input.workspaceId,
-      userId: input.userId,
-      messageId: `api:${randomUUID()}`,
-      name: API_TRIGGER_EVENT,
-      properties: { ...(input.properties ?? {}), journeyId: input.journeyId },
-      timestamp: now,
-    },
+  if (live.trigger.source !== "api") return { entered: false, reason: "not_api_trigger" };
+  const event: IncomingEvent = {
+    workspaceId: input.workspaceId,
+    userId: input.userId,
+    messageId: `api:${randomUUID()}`,
+    name: API_TRIGGER_EVENT,
+    properties: { ...(input.properties ?? {}), journeyId: input.journeyId },
+    timestamp: now,
   };
+  const results = await enter(input.workspaceId, [event], live);
+  return results.get(event.messageId) ?? { entered: false, reason: "duplicate" };
 }

@@ -11,7 +11,7 @@ import type { JourneyProgram } from "../program";
 import type { Inst } from "../embedded/batch.server";
 import { transaction } from "../embedded/db.server";
 import { EntryGate, type EntryCandidate } from "../embedded/entries.server";
-import { apiTrigger, liveJourneys, ProgramCache, segmentChangeEvents, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "../embedded/programs.server";
+import { liveJourneys, ProgramCache, segmentChangeEvents, triggerByApi, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "../embedded/programs.server";
 import { ScheduleRunner } from "../embedded/schedules.server";
 import { loadUsers, userKey } from "../embedded/users.server";
 import type { WorkflowGateway } from "./client";
@@ -128,11 +128,8 @@ class Engine implements TemporalEngine {
     await this.handleEvents(segmentChangeEvents(changes));
   }
 
-  async triggerJourney(input: ApiTriggerInput): Promise<EntryResult> {
-    const trigger = await apiTrigger(this.db, this.programs, input, this.nowMs());
-    if ("refused" in trigger) return trigger.refused;
-    const results = await this.enter(input.workspaceId, [trigger.event], { journey: trigger.journey, withEvent: true });
-    return results.get(trigger.event.messageId) ?? { entered: false, reason: "duplicate" };
+  triggerJourney(input: ApiTriggerInput): Promise<EntryResult> {
+    return triggerByApi(this.db, this.programs, input, this.nowMs(), (workspaceId, events, journey) => this.enter(workspaceId, events, { journey, withEvent: true }));
   }
 
   async start(): Promise<void> {
