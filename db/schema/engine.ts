@@ -1,6 +1,5 @@
 import { sql } from "drizzle-orm";
 import { bigserial, boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
-import { workspaces } from "./accounts";
 import { journeys } from "./journeys";
 
 /**
@@ -17,12 +16,10 @@ export const journeyInstances = pgTable(
   "journey_instances",
   {
     id: uuid("id").primaryKey(),
-    workspaceId: uuid("workspace_id")
-      .notNull()
-      .references(() => workspaces.id, { onDelete: "cascade" }),
-    journeyId: uuid("journey_id")
-      .notNull()
-      .references(() => journeys.id, { onDelete: "cascade" }),
+    // No foreign keys on the engine's per-user tables (docs/decisions/0161): each check
+    // key-share-locks the one workspace/journey row that every concurrent batch also locks.
+    workspaceId: uuid("workspace_id").notNull(),
+    journeyId: uuid("journey_id").notNull(),
     /** The published version the user entered; they stay on it when the journey is edited. */
     versionId: uuid("version_id").notNull(),
     userId: text("user_id").notNull(),
@@ -148,9 +145,7 @@ export const journeyOutbox = pgTable(
 export const journeyEntryLedger = pgTable(
   "journey_entry_ledger",
   {
-    journeyId: uuid("journey_id")
-      .notNull()
-      .references(() => journeys.id, { onDelete: "cascade" }),
+    journeyId: uuid("journey_id").notNull(),
     userId: text("user_id").notNull(),
     entries: integer("entries").notNull().default(0),
     lastEnteredAt: timestamp("last_entered_at", { withTimezone: true, mode: "string" }),

@@ -16,9 +16,9 @@ export const messages = pgTable(
   "messages",
   {
     id: uuid("id").primaryKey().defaultRandom(),
-    workspaceId: uuid("workspace_id")
-      .notNull()
-      .references(() => workspaces.id, { onDelete: "cascade" }),
+    // No foreign key: the check key-share-locks the workspace row on every insert, and concurrent
+    // senders then share that lock through multixacts (docs/decisions/0161).
+    workspaceId: uuid("workspace_id").notNull(),
     idempotencyKey: text("idempotency_key").notNull(),
     userId: text("user_id").notNull(),
     // Plain text, not foreign keys: the message log outlives edited and archived journeys, and

@@ -93,6 +93,37 @@ describe(`embedded engine (${testDatabaseKind()})`, () => {
     }
   });
 
+  it.skipIf(!onPostgres)("timer claims continue after the last claimed row, and still find the rows they passed while another transaction held them", async () => {
+    const h = await createHarness({ db, start: T0, engine: { batchSize: 3 } });
+    const locker = postgres(db.url!, { max: 1, onnotice: () => {} });
+    try {
+      const { journeyId } = await h.publish(
+        apiJourney("cursor", [{ id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "hours" } } }, { id: "exit", type: "core.exit", config: {} }], [["wait", "next", "exit"]]),
+      );
+      await enterAll(h, Array.from({ length: 10 }, (_, i) => `cursor-${i}`));
+      await h.engine.runUntilIdle();
+      h.clock.advance(HOUR);
+      const done = () => count(h, sql`select count(*) as n from journey_instances where journey_id = ${journeyId}::uuid and status = 'completed'`);
+      const conn = await locker.reserve();
+      await conn`begin`;
+      // The first two in claim order (same wake time, then instance id).
+      await conn`select id from journey_instances where journey_id = ${journeyId} order by id limit 2 for update`;
+      await h.engine.tick();
+      await h.engine.tick();
+      expect(await done()).toBe(6);
+      await conn`rollback`;
+      conn.release();
+      // The next claim starts after the sixth row; it comes back short, so the one after that
+      // starts from the beginning and finds the two rows the locker held.
+      await h.engine.runUntilIdle();
+      expect(await done()).toBe(10);
+      expect(await count(h, sql`select count(*) as n from journey_timers t join journey_instances i on i.id = t.instance_id where i.journey_id = ${journeyId}::uuid`)).toBe(0);
+    } finally {
+      await locker.end();
+      await h.close();
+    }
+  });
+
   it.skipIf(!onPostgres)("two workers at once: every due user is stepped once and every message reaches the provider once", async () => {
     const calls: string[] = [];
     const h = await createHarness({ db, start: T0, engine: { onSandboxSend: (d) => calls.push(d.request.idempotencyKey), batchSize: 50 } });

@@ -137,6 +137,9 @@ export async function createHarness(options: { start: number; timezone?: string;
         await rows(db.db, sql`delete from ${sql.identifier(table)} where workspace_id = ${workspace.id}::uuid`);
       }
       await rows(db.db, sql`delete from journey_instance_events e using journey_instances i where i.id = e.instance_id and i.workspace_id = ${workspace.id}::uuid`);
+      await rows(db.db, sql`delete from journey_timers t using journey_instances i where i.id = t.instance_id and i.workspace_id = ${workspace.id}::uuid`);
+      await rows(db.db, sql`delete from journey_instances where workspace_id = ${workspace.id}::uuid`);
+      await rows(db.db, sql`delete from journey_entry_ledger l using journeys j where j.id = l.journey_id and j.workspace_id = ${workspace.id}::uuid`);
       await rows(db.db, sql`delete from workspaces where id = ${workspace.id}::uuid`);
     },
   };

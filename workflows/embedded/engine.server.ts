@@ -132,6 +132,8 @@ class Engine implements EmbeddedEngine {
   private waiters: Waiter[] = [];
   private unlisten: (() => Promise<void>) | null = null;
   private lastScheduleCheck = 0;
+  /** Where this process's next timer claim starts (see claimTimers). */
+  private timerCursor: { wake: string; id: string } | null = null;
   private readonly eventQueues: Coalescer<IncomingEvent>[];
 
   constructor(
@@ -385,6 +387,40 @@ class Engine implements EmbeddedEngine {
 
   // ------------------------------------------------------------------ timers
 
+  /**
+   * Locks and loads a batch of instances whose timers are due. The lock is on the instance rows,
+   * which every writer of an instance (and of its timer) holds, so timers need no lock of their own.
+   *
+   * The scan starts after the last timer this process claimed (`timerCursor`, shared by its lanes):
+   * from the start of the index, each claim walked over the rows the other lanes hold and the dead
+   * entries of timers already deleted, which cost more than the claim itself. A claim that comes
+   * back short, or empty, starts again from the beginning, so rows left behind (held by another
+   * process, a rolled-back batch, a timer set behind the cursor) are still found before a pass
+   * reports that nothing is due.
+   */
+  private async claimTimers(tx: Conn, now: number): Promise<Array<InstanceRow & UserRow & { timer_at: number | string }>> {
+    for (;;) {
+      const after = this.timerCursor;
+      const found = await rows<InstanceRow & UserRow & { timer_at: number | string; timer_key: string }>(
+        tx,
+        sql`with due as (
+              select ${INSTANCE_COLUMNS}, t.wake_at as timer_wake
+              from journey_timers t join journey_instances i on i.id = t.instance_id
+              where t.wake_at <= ${iso(now)}::timestamptz
+                ${after ? sql`and (t.wake_at, t.instance_id) > (${after.wake}::timestamptz, ${after.id}::uuid)` : sql``}
+              order by t.wake_at, t.instance_id limit ${this.batchSize}
+              for update of i skip locked)
+            select ${INSTANCE_COLUMNS}, ${epochMs(sql`i.timer_wake`)} as timer_at, i.timer_wake::text as timer_key, u.traits, u.timezone, u.tags
+            from due i
+            ${keyLookup("users", "u", sql`u.workspace_id = i.workspace_id and u.id = i.user_id`, { optional: true })}
+            order by i.timer_wake, i.id`,
+      );
+      const last = found.at(-1);
+      this.timerCursor = found.length === this.batchSize && last ? { wake: last.timer_key, id: last.id } : null;
+      if (found.length > 0 || !after) return found;
+    }
+  }
+
   private async runTimers(mode: Mode): Promise<number> {
     const now = this.nowMs();
     let outbox: OutboxRow[] = [];
@@ -395,19 +431,7 @@ class Engine implements EmbeddedEngine {
     );
     if (!due) return 0;
     const count = await transaction(this.db, async (tx) => {
-      const found = await rows<InstanceRow & UserRow & { timer_at: number | string }>(
-        tx,
-        // The timers table finds them; the lock is on the instance rows, which every writer of an
-        // instance (and of its timer) holds, so timers need no lock of their own.
-        sql`with due as (
-              select i.id, t.wake_at from journey_timers t join journey_instances i on i.id = t.instance_id
-              where t.wake_at <= ${iso(now)}::timestamptz
-              order by t.wake_at limit ${this.batchSize}
-              for update of i skip locked)
-            select ${INSTANCE_COLUMNS}, ${epochMs(sql`due.wake_at`)} as timer_at, u.traits, u.timezone, u.tags
-            from journey_instances i join due on due.id = i.id
-            ${keyLookup("users", "u", sql`u.workspace_id = i.workspace_id and u.id = i.user_id`, { optional: true })}`,
-      );
+      const found = await this.claimTimers(tx, now);
       if (found.length === 0) return 0;
       await this.programs.load(tx, found.map((r) => r.version_id));
       const batch = new Batch(now, this.hooks);
