@@ -282,24 +282,21 @@ export class Batch {
           const awaiting = awaitedMatchers(inst.program, state, this.now);
           return {
             id: inst.id,
-            s: state,
-            st: state.status,
-            r: state.reason ?? undefined,
-            nd: state.nodeId,
-            h: state.holdout || undefined,
+            s: storedState(state),
             w: wake === null ? undefined : iso(wake),
             a: awaiting.length === 0 ? undefined : [...new Set(awaiting.map((m) => m.event))],
             ...(inst.created ? { ws: inst.workspaceId, j: inst.journeyId, v: inst.versionId, u: inst.userId, k: inst.created.entryKey, e: iso(inst.created.enteredAt) } : {}),
           };
         }),
       );
-    const columns = sql`id uuid, s jsonb, st text, r text, nd text, h boolean, w timestamptz, a text[]`;
+    // Status, reason, node and holdout are read out of the state rather than sent twice.
+    const columns = sql`id uuid, s jsonb, w timestamptz, a text[]`;
     if (updated.length > 0) {
       parts.push(sql`upd as (
         update journey_instances i set
-          state = d.s, status = d.st, reason = d.r, node_id = d.nd, holdout = coalesce(d.h, false), wake_at = d.w, awaiting = coalesce(d.a, '{}'),
-          updated_at = ${nowIso}::timestamptz,
-          completed_at = case when d.st = 'completed' then coalesce(i.completed_at, ${nowIso}::timestamptz) end
+          state = d.s, status = d.s ->> 'status', reason = d.s ->> 'reason', node_id = d.s ->> 'nodeId', holdout = (d.s ->> 'holdout')::boolean,
+          wake_at = d.w, awaiting = coalesce(d.a, '{}'), updated_at = ${nowIso}::timestamptz,
+          completed_at = case when d.s ->> 'status' = 'completed' then coalesce(i.completed_at, ${nowIso}::timestamptz) end
         from jsonb_to_recordset(${shape(updated)}::jsonb) as d(${columns})
         where i.id = d.id)`);
     }
@@ -307,16 +304,27 @@ export class Batch {
       parts.push(sql`ins as (
         insert into journey_instances (id, workspace_id, journey_id, version_id, user_id, entry_key, status, reason, node_id, holdout,
                                        state, wake_at, awaiting, entered_at, updated_at, completed_at)
-        select d.id, d.ws, d.j, d.v, d.u, d.k, d.st, d.r, d.nd, coalesce(d.h, false), d.s, d.w, coalesce(d.a, '{}'), d.e, ${nowIso}::timestamptz,
-               case when d.st = 'completed' then ${nowIso}::timestamptz end
+        select d.id, d.ws, d.j, d.v, d.u, d.k, d.s ->> 'status', d.s ->> 'reason', d.s ->> 'nodeId', (d.s ->> 'holdout')::boolean, d.s, d.w,
+               coalesce(d.a, '{}'), d.e, ${nowIso}::timestamptz, case when d.s ->> 'status' = 'completed' then ${nowIso}::timestamptz end
         from jsonb_to_recordset(${shape(created)}::jsonb) as d(${columns}, ws uuid, j uuid, v uuid, u text, k text, e timestamptz))`);
     }
     // Node events and outbox rows name their instance by its position in `inst`, so the five
-    // ids an instance carries are sent once per instance, not once per record.
+    // ids an instance carries are sent once per instance, not once per record; and the instance
+    // names its (workspace, journey, version) by position in `ver`, of which a batch has a few.
     const position = new Map(changed.map((inst, i) => [inst.id, i + 1]));
     if (records.length > 0 || runs.length > 0) {
-      const ids = JSON.stringify(changed.map((i, n) => ({ id: i.id, w: i.workspaceId, j: i.journeyId, v: i.versionId, u: i.userId, n: n + 1 })));
-      parts.push(sql`inst as (select * from jsonb_to_recordset(${ids}::jsonb) as t(id uuid, w uuid, j uuid, v uuid, u text, n int))`);
+      const versions = new Map<string, { c: number; w: string; j: string; v: string }>();
+      const ids = JSON.stringify(
+        changed.map((i) => {
+          let version = versions.get(i.versionId);
+          if (!version) versions.set(i.versionId, (version = { c: versions.size + 1, w: i.workspaceId, j: i.journeyId, v: i.versionId }));
+          return { id: i.id, u: i.userId, c: version.c };
+        }),
+      );
+      parts.push(sql`inst as (
+        select t.id, t.u, t.n, ver.w, ver.j, ver.v
+        from rows from (jsonb_to_recordset(${ids}::jsonb) as (id uuid, u text, c int)) with ordinality as t(id, u, c, n)
+        join jsonb_to_recordset(${JSON.stringify([...versions.values()])}::jsonb) as ver(c int, w uuid, j uuid, v uuid) on ver.c = t.c)`);
     }
     if (records.length > 0) {
       const data = JSON.stringify(
@@ -477,7 +485,21 @@ export function instFromRow(row: InstanceRow, program: JourneyProgram, user: Use
     userId: row.user_id,
     program,
     user,
-    state: row.state,
+    state: loadedState(row),
     loadedWake: wakeAt(row.state),
   });
+}
+
+/**
+ * The state as stored in `journey_instances.state`: without `instanceId` and `userId`, which are
+ * the row's own `id` and `user_id` (a sixth of every state written per step). `loadedState` puts
+ * them back; states stored whole (older rows, the Temporal driver's) load the same way.
+ */
+function storedState(state: InstanceState): Omit<InstanceState, "instanceId" | "userId"> {
+  const { instanceId: _instanceId, userId: _userId, ...stored } = state;
+  return stored;
+}
+
+function loadedState(row: InstanceRow): InstanceState {
+  return { ...row.state, instanceId: row.id, userId: row.user_id };
 }
