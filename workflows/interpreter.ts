@@ -259,8 +259,28 @@ function initialState(input: Extract<Input, { type: "start" }>): InstanceState {
   };
 }
 
+/** Field by field (a spread of a state parsed from storage was a visible cost per step); a new optional field of InstanceState must be added here. */
 function cloneState(state: InstanceState): InstanceState {
-  return { ...state, visits: { ...state.visits }, branches: [...state.branches] };
+  const copy: InstanceState = {
+    v: state.v,
+    instanceId: state.instanceId,
+    userId: state.userId,
+    status: state.status,
+    nodeId: state.nodeId,
+    block: state.block,
+    seq: state.seq,
+    dispatches: state.dispatches,
+    visits: { ...state.visits },
+    holdout: state.holdout,
+    enteredAt: state.enteredAt,
+    workspaceTimezone: state.workspaceTimezone,
+    lastMessageNodeId: state.lastMessageNodeId,
+    branches: [...state.branches],
+  };
+  if (state.reason !== undefined) copy.reason = state.reason;
+  if (state.entryEvent !== undefined) copy.entryEvent = state.entryEvent;
+  if (state.orphanRun !== undefined) copy.orphanRun = state.orphanRun;
+  return copy;
 }
 
 /** A completed instance only accepts the result of a run that was in flight when it ended. */
@@ -629,9 +649,14 @@ class Stepper {
     this.commands.push({ type: "complete", reason });
   }
 
+  /** `body` is always a fresh literal: completed in place (spreading the dozen record shapes was a visible cost per step). */
   private record(body: RecordBody): void {
     this.state.seq += 1;
-    this.commands.push({ type: "record", record: { ...body, instanceId: this.state.instanceId, seq: this.state.seq, at: this.now } });
+    const record = body as NodeRecord;
+    record.instanceId = this.state.instanceId;
+    record.seq = this.state.seq;
+    record.at = this.now;
+    this.commands.push({ type: "record", record });
   }
 
   // ------------------------------------------------------------ zones

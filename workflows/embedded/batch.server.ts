@@ -501,5 +501,9 @@ function storedState(state: InstanceState): Omit<InstanceState, "instanceId" | "
 }
 
 function loadedState(row: InstanceRow): InstanceState {
-  return { ...row.state, instanceId: row.id, userId: row.user_id };
+  // The row was parsed for this call alone: completed in place rather than copied.
+  const state = row.state;
+  state.instanceId = row.id;
+  state.userId = row.user_id;
+  return state;
 }

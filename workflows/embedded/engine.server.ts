@@ -437,7 +437,7 @@ class Engine implements EmbeddedEngine {
       const batch = new Batch(now, this.hooks);
       for (const row of found) {
         if (batch.instances.has(row.id)) continue;
-        const inst = batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, { ...row, id: row.user_id })));
+        const inst = batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, row)));
         const timerAt = toMs(row.timer_at);
         if (timerAt !== inst.loadedWake) {
           // A timer row that does not match the instance (never written so; a hand edit or a
@@ -554,7 +554,7 @@ class Engine implements EmbeddedEngine {
       const batch = new Batch(now, this.hooks);
       for (const row of found) {
         if (batch.instances.has(row.id)) continue;
-        batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, { ...row, id: row.user_id })));
+        batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, row)));
       }
       for (const { row, result } of live) {
         const inst = batch.instances.get(row.instanceId);

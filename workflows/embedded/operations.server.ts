@@ -86,7 +86,7 @@ async function lockInstance(tx: Conn, actor: OperationActor, instanceId: string)
   await programs.load(tx, [row.version_id]);
   const program = programs.get(row.version_id);
   if (!program) throw new InstanceOperationError("not_found", "The instance's journey version is missing.");
-  const inst = instFromRow(row, program, snapshotOf(row.user_id, { ...row, id: row.user_id }));
+  const inst = instFromRow(row, program, snapshotOf(row.user_id, row));
   return { inst, row };
 }
 

@@ -13,11 +13,11 @@ export type UserRow = {
  * The profile the interpreter sees. Tags live in their own column; conditions and templates
  * read them as the `tags` trait, the same place the simulator and `applyUserOperations` keep them.
  */
-export function snapshotOf(userId: string, row: UserRow | undefined): UserSnapshot {
+export function snapshotOf(userId: string, row: Omit<UserRow, "id"> | undefined): UserSnapshot {
   if (!row) return { id: userId, traits: {}, timezone: null };
-  const traits = { ...(row.traits ?? {}) };
-  if (row.tags && row.tags.length > 0 && !Array.isArray(traits.tags)) traits.tags = row.tags;
-  return { id: userId, traits, timezone: row.timezone };
+  const traits = row.traits ?? {};
+  const withTags = row.tags && row.tags.length > 0 && !Array.isArray(traits.tags) ? { ...traits, tags: row.tags } : traits;
+  return { id: userId, traits: withTags, timezone: row.timezone };
 }
 
 /** Snapshots for many users of many workspaces in one query, keyed `workspace\u0000user`. */
