@@ -388,8 +388,11 @@ class Engine implements EmbeddedEngine {
   // ------------------------------------------------------------------ timers
 
   /**
-   * Locks and loads a batch of instances whose timers are due. The lock is on the instance rows,
-   * which every writer of an instance (and of its timer) holds, so timers need no lock of their own.
+   * Locks and loads a batch of instances whose timers are due. The instance rows are locked
+   * because every writer of an instance holds that lock. The timer rows are locked too, only so
+   * that PostgreSQL re-checks them: a claim that reaches an instance just after another worker
+   * committed its step would otherwise lock the new row version through a timer row it still
+   * sees in its snapshot but that worker already deleted, and step the instance a second time.
    *
    * The scan starts after the last timer this process claimed (`timerCursor`, shared by its lanes):
    * from the start of the index, each claim walked over the rows the other lanes hold and the dead
@@ -409,7 +412,7 @@ class Engine implements EmbeddedEngine {
               where t.wake_at <= ${iso(now)}::timestamptz
                 ${after ? sql`and (t.wake_at, t.instance_id) > (${after.wake}::timestamptz, ${after.id}::uuid)` : sql``}
               order by t.wake_at, t.instance_id limit ${this.batchSize}
-              for update of i skip locked)
+              for update of i, t skip locked)
             select ${INSTANCE_COLUMNS}, ${epochMs(sql`i.timer_wake`)} as timer_at, i.timer_wake::text as timer_key, u.traits, u.timezone, u.tags
             from due i
             ${keyLookup("users", "u", sql`u.workspace_id = i.workspace_id and u.id = i.user_id`, { optional: true })}
