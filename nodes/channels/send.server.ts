@@ -5,6 +5,7 @@
  * state, node event and, for immediate delivery, the `$message.delivered` user event.
  */
 import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../db/client";
 import type { SendMessageRequest, SendMessageResponse } from "../runtime";
 import { applyLengthRules, type LengthIssue } from "./limits";
@@ -376,7 +377,7 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
     } else {
       // Email tracking links carry the message id, which only exists once the row does: use a
       // client-generated id for the row instead.
-      const newId = randomUUID();
+      const newId = uuidv7();
       outbound.forEach((m) => (m.messageId = newId));
       if (req.channel === "email") prepareEmail(outbound[0]!, resolved, trackingSecret());
       const inserted = await store.insertForSend(w, { ...base, id: newId }, now(), leaseUntil, reservations, markData());

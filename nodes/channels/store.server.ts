@@ -3,7 +3,7 @@
  * the row change), because the send path runs once per message and Postgres round trips are
  * what the policy layer costs.
  */
-import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import { sql, type SQL } from "drizzle-orm";
 import { query, type Db } from "../../db/client";
 import type { Category, Channel, DeliveryState, FailureReason, RenderedContent } from "./provider";
@@ -91,7 +91,7 @@ export interface CapReservation {
 }
 
 const messageValues = (m: NewMessage) =>
-  sql`${m.id ?? randomUUID()}::uuid, ${m.workspaceId}::uuid, ${m.idempotencyKey}, ${m.userId}, ${m.journeyId}, ${m.instanceId}, ${m.nodeId}, ${m.channel}, ${m.category}`;
+  sql`${m.id ?? uuidv7()}::uuid, ${m.workspaceId}::uuid, ${m.idempotencyKey}, ${m.userId}, ${m.journeyId}, ${m.instanceId}, ${m.nodeId}, ${m.channel}, ${m.category}`;
 const MESSAGE_COLUMNS = sql.raw("id, workspace_id, idempotency_key, user_id, journey_id, instance_id, node_id, channel, category");
 
 /**

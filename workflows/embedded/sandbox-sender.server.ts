@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { v7 as uuidv7 } from "uuid";
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import type { SendMessageRequest, SendMessageResponse } from "../../nodes/runtime";
@@ -75,7 +75,7 @@ export function createSandboxSender(options: SandboxSenderOptions): SandboxSende
     );
     const byKey = new Map(stored.map((m) => [`${m.workspace_id}\u0000${m.idempotency_key}`, m]));
     const toSend = unique.filter((i) => !byKey.has(keyOf(i)) || byKey.get(keyOf(i))!.state === "queued");
-    const sent = toSend.map((item) => ({ item, id: byKey.get(keyOf(item))?.id ?? randomUUID() }));
+    const sent = toSend.map((item) => ({ item, id: byKey.get(keyOf(item))?.id ?? uuidv7() }));
     for (const { item, id } of sent) options.onProviderCall?.({ workspaceId: item.workspaceId, messageId: id, request: item.request });
     if (sent.length > 0) {
       await rows(
