@@ -388,11 +388,12 @@ class Engine implements EmbeddedEngine {
   // ------------------------------------------------------------------ timers
 
   /**
-   * Locks and loads a batch of instances whose timers are due. The instance rows are locked
-   * because every writer of an instance holds that lock. The timer rows are locked too, only so
-   * that PostgreSQL re-checks them: a claim that reaches an instance just after another worker
-   * committed its step would otherwise lock the new row version through a timer row it still
-   * sees in its snapshot but that worker already deleted, and step the instance a second time.
+   * Locks and loads a batch of instances whose timers are due, and deletes those timer rows (the
+   * batch writes a new one for every instance that still waits on time). The instance rows are
+   * locked because every writer of an instance holds that lock. Only instances whose timer row
+   * this statement deleted come back: a claim whose snapshot still held a timer that another
+   * worker had just deleted (it stepped the instance and committed) would otherwise step the
+   * instance a second time through the new row version it locked.
    *
    * The scan starts after the last timer this process claimed (`timerCursor`, shared by its lanes):
    * from the start of the index, each claim walked over the rows the other lanes hold and the dead
@@ -401,20 +402,22 @@ class Engine implements EmbeddedEngine {
    * process, a rolled-back batch, a timer set behind the cursor) are still found before a pass
    * reports that nothing is due.
    */
-  private async claimTimers(tx: Conn, now: number): Promise<Array<InstanceRow & UserRow & { timer_at: number | string }>> {
+  private async claimTimers(tx: Conn, now: number): Promise<Array<InstanceRow & UserRow>> {
     for (;;) {
       const after = this.timerCursor;
-      const found = await rows<InstanceRow & UserRow & { timer_at: number | string; timer_key: string }>(
+      const found = await rows<InstanceRow & UserRow & { timer_key: string }>(
         tx,
         sql`with due as (
-              select ${INSTANCE_COLUMNS}, t.wake_at as timer_wake
+              select ${INSTANCE_COLUMNS}, t.wake_at as timer_wake, t.ctid as timer_row
               from journey_timers t join journey_instances i on i.id = t.instance_id
               where t.wake_at <= ${iso(now)}::timestamptz
                 ${after ? sql`and (t.wake_at, t.instance_id) > (${after.wake}::timestamptz, ${after.id}::uuid)` : sql``}
               order by t.wake_at, t.instance_id limit ${this.batchSize}
-              for update of i, t skip locked)
-            select ${INSTANCE_COLUMNS}, ${epochMs(sql`i.timer_wake`)} as timer_at, i.timer_wake::text as timer_key, u.traits, u.timezone, u.tags
+              for update of i skip locked),
+            gone as (delete from journey_timers t where t.ctid = any(array(select timer_row from due)) returning t.instance_id, t.wake_at)
+            select ${INSTANCE_COLUMNS}, i.timer_wake::text as timer_key, u.traits, u.timezone, u.tags
             from due i
+            join gone g on g.instance_id = i.id and g.wake_at = i.timer_wake
             ${keyLookup("users", "u", sql`u.workspace_id = i.workspace_id and u.id = i.user_id`, { optional: true })}
             order by i.timer_wake, i.id`,
       );
@@ -445,13 +448,12 @@ class Engine implements EmbeddedEngine {
       for (const row of found) {
         if (batch.instances.has(row.id)) continue;
         const inst = batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, row)));
-        const timerAt = toMs(row.timer_at);
-        if (timerAt !== inst.loadedWake) {
-          // A timer row that does not match the instance (never written so; a hand edit or a
-          // restore): rewrite it from the state rather than claim it forever.
-          inst.loadedWake = timerAt;
-          inst.changed = true;
-        }
+        // The claim deleted the timer row: the batch writes the state's timer (if any) anew,
+        // even when the step changes nothing (a timer row that does not match the instance,
+        // never written so but possible after a hand edit or a restore, is replaced, not
+        // claimed forever).
+        inst.loadedWake = null;
+        inst.changed = true;
         batch.apply(inst, { type: "timer", now, user: inst.user });
       }
       await batch.settle(tx);
