@@ -120,6 +120,22 @@ export function parseHhMm(value: string): { hour: number; minute: number } {
  * through a time-of-day wait always makes progress.
  */
 export function nextTimeOfDay(now: number, zone: string, times: readonly string[], weekdays: readonly number[]): number {
+  // No allowed time lies between a computed `now` and its answer, so the answer holds for every
+  // instant in [from, answer): users of one zone passing one wait share it (a batch of entries
+  // computed the same 11:00 hundreds of times).
+  const key = `${zone}|${times.join(",")}|${weekdays.join(",")}`;
+  const known = nextTimeCache.get(key);
+  if (known && known.from <= now && now < known.answer) return known.answer;
+  const answer = computeNextTimeOfDay(now, zone, times, weekdays);
+  if (nextTimeCache.size >= 1000) nextTimeCache.clear();
+  nextTimeCache.set(key, { from: now, answer });
+  return answer;
+}
+
+const nextTimeCache = new Map<string, { from: number; answer: number }>();
+
+/** `nextTimeOfDay` without the cache (tests compare the two). */
+export function computeNextTimeOfDay(now: number, zone: string, times: readonly string[], weekdays: readonly number[]): number {
   const today = toLocal(now, zone);
   const parsed = times.map(parseHhMm).sort((a, b) => a.hour * 60 + a.minute - (b.hour * 60 + b.minute));
   for (let offset = 0; offset <= 8; offset += 1) {

@@ -4,7 +4,7 @@ import { DateTime } from "luxon";
 import type { UserSnapshot } from "../nodes/runtime";
 import { buildJourney } from "./builder";
 import { step } from "./interpreter";
-import { addDays, fromLocal, nextTimeOfDay, resolveZone, shiftLocal, toLocal } from "./time";
+import { addDays, computeNextTimeOfDay, fromLocal, nextTimeOfDay, resolveZone, shiftLocal, toLocal } from "./time";
 import { bodiesOf, mustCompile, nonRecords } from "./testing";
 
 const DAY = 86_400_000;
@@ -188,6 +188,31 @@ describe("cached zone offsets", () => {
       const start = Date.parse(iso);
       for (let ts = start - 2 * 3_600_000; ts <= start + 2 * 3_600_000; ts += 60_000) expect(toLocal(ts, zone)).toEqual(fromLuxon(ts, zone));
     }
+  });
+
+  it("the cached next time of day equals the computed one along random walks of the clock, DST weeks included", () => {
+    const walk = fc.array(fc.integer({ min: -3 * DAY, max: 3 * DAY }), { minLength: 1, maxLength: 30 });
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        fc.constantFrom(Date.parse("2024-03-08T00:00:00Z"), Date.parse("2024-10-25T00:00:00Z"), Date.parse("2024-04-04T00:00:00Z")),
+        fc.subarray(["00:00", "02:30", "08:00", "11:00", "23:59"], { minLength: 1 }),
+        fc.subarray([1, 2, 3, 4, 5, 6, 7]),
+        walk,
+        (zone, start, times, weekdays, steps) => {
+          let now = start;
+          for (const step of steps) {
+            now += step;
+            expect(nextTimeOfDay(now, zone, times, weekdays)).toBe(computeNextTimeOfDay(now, zone, times, weekdays));
+            // The answer itself and the instant just before it: the edges of the cached interval.
+            const next = computeNextTimeOfDay(now, zone, times, weekdays);
+            expect(nextTimeOfDay(next - 1, zone, times, weekdays)).toBe(next);
+            expect(nextTimeOfDay(next, zone, times, weekdays)).toBe(computeNextTimeOfDay(next, zone, times, weekdays));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("adds calendar days across months, leap days and years", () => {

@@ -292,6 +292,14 @@ export class Batch {
     // JSON.stringify instead of the driver escaping every element of a dozen text arrays, which
     // was the largest cost of a batch on the Node side. Null fields are left out (undefined):
     // PostgreSQL reads a missing key as null, and converting explicit nulls tripled its cost.
+    // An instance names its (workspace, journey, version) by position in `ver`, of which a batch
+    // has a few, instead of carrying the three ids itself.
+    const versions = new Map<string, { c: number; w: string; j: string; v: string }>();
+    const versionOf = (inst: Inst) => {
+      let version = versions.get(inst.versionId);
+      if (!version) versions.set(inst.versionId, (version = { c: versions.size + 1, w: inst.workspaceId, j: inst.journeyId, v: inst.versionId }));
+      return version.c;
+    };
     const shape = (list: Inst[]) =>
       JSON.stringify(
         list.map((inst) => {
@@ -303,7 +311,9 @@ export class Batch {
             s: storedState(state),
             w: wake === null ? undefined : iso(wake),
             a: awaiting.length === 0 ? undefined : [...new Set(awaiting.map((m) => m.event))],
-            ...(inst.created ? { ws: inst.workspaceId, j: inst.journeyId, v: inst.versionId, u: inst.userId, k: inst.created.entryKey, e: iso(inst.created.enteredAt) } : {}),
+            ...(inst.created
+              ? { c: versionOf(inst), u: inst.userId, k: inst.created.entryKey, e: inst.created.enteredAt === this.now ? undefined : iso(inst.created.enteredAt) }
+              : {}),
           };
         }),
       );
@@ -318,31 +328,29 @@ export class Batch {
         from jsonb_to_recordset(${shape(updated)}::jsonb) as d(${columns})
         where i.id = d.id)`);
     }
-    if (created.length > 0) {
+    const createdRows = created.length > 0 ? shape(created) : null;
+    // Node events and outbox rows name their instance by its position in `inst`, so the ids an
+    // instance carries are sent once per instance, not once per record.
+    const position = new Map(changed.map((inst, i) => [inst.id, i + 1]));
+    const instRows = records.length > 0 || runs.length > 0 ? JSON.stringify(changed.map((i) => ({ id: i.id, u: i.userId, c: versionOf(i) }))) : null;
+    if (createdRows || instRows) {
+      parts.push(sql`ver as (select * from jsonb_to_recordset(${JSON.stringify([...versions.values()])}::jsonb) as ver(c int, w uuid, j uuid, v uuid))`);
+    }
+    if (createdRows) {
       parts.push(sql`ins as (
         insert into journey_instances (id, workspace_id, journey_id, version_id, user_id, entry_key, status, reason, node_id, holdout,
                                        state, wake_at, awaiting, entered_at, updated_at, completed_at)
-        select d.id, d.ws, d.j, d.v, d.u, d.k, d.s ->> 'status', d.s ->> 'reason', d.s ->> 'nodeId', (d.s ->> 'holdout')::boolean, d.s, d.w,
-               coalesce(d.a, '{}'), d.e, ${nowIso}::timestamptz, case when d.s ->> 'status' = 'completed' then ${nowIso}::timestamptz end
-        from jsonb_to_recordset(${shape(created)}::jsonb) as d(${columns}, ws uuid, j uuid, v uuid, u text, k text, e timestamptz))`);
+        select d.id, ver.w, ver.j, ver.v, d.u, d.k, d.s ->> 'status', d.s ->> 'reason', d.s ->> 'nodeId', (d.s ->> 'holdout')::boolean, d.s, d.w,
+               coalesce(d.a, '{}'), coalesce(d.e, ${nowIso}::timestamptz), ${nowIso}::timestamptz,
+               case when d.s ->> 'status' = 'completed' then ${nowIso}::timestamptz end
+        from jsonb_to_recordset(${createdRows}::jsonb) as d(${columns}, c int, u text, k text, e timestamptz)
+        join ver on ver.c = d.c)`);
     }
-    // Node events and outbox rows name their instance by its position in `inst`, so the five
-    // ids an instance carries are sent once per instance, not once per record; and the instance
-    // names its (workspace, journey, version) by position in `ver`, of which a batch has a few.
-    const position = new Map(changed.map((inst, i) => [inst.id, i + 1]));
-    if (records.length > 0 || runs.length > 0) {
-      const versions = new Map<string, { c: number; w: string; j: string; v: string }>();
-      const ids = JSON.stringify(
-        changed.map((i) => {
-          let version = versions.get(i.versionId);
-          if (!version) versions.set(i.versionId, (version = { c: versions.size + 1, w: i.workspaceId, j: i.journeyId, v: i.versionId }));
-          return { id: i.id, u: i.userId, c: version.c };
-        }),
-      );
+    if (instRows) {
       parts.push(sql`inst as (
         select t.id, t.u, t.n, ver.w, ver.j, ver.v
-        from rows from (jsonb_to_recordset(${ids}::jsonb) as (id uuid, u text, c int)) with ordinality as t(id, u, c, n)
-        join jsonb_to_recordset(${JSON.stringify([...versions.values()])}::jsonb) as ver(c int, w uuid, j uuid, v uuid) on ver.c = t.c)`);
+        from rows from (jsonb_to_recordset(${instRows}::jsonb) as (id uuid, u text, c int)) with ordinality as t(id, u, c, n)
+        join ver on ver.c = t.c)`);
     }
     if (records.length > 0) {
       const data = JSON.stringify(
