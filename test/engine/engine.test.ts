@@ -55,6 +55,17 @@ async function enterAll(h: EngineHarness, userIds: string[]): Promise<IncomingEv
   return events;
 }
 
+/** Ten users entered into a one-hour wait, with the clock moved to when their timers are due. */
+async function tenDueAfterAnHour(h: EngineHarness, name: string): Promise<string> {
+  const { journeyId } = await h.publish(
+    apiJourney(name, [{ id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "hours" } } }, { id: "exit", type: "core.exit", config: {} }], [["wait", "next", "exit"]]),
+  );
+  await enterAll(h, Array.from({ length: 10 }, (_, i) => `${name}-${i}`));
+  await h.engine.runUntilIdle();
+  h.clock.advance(HOUR);
+  return journeyId;
+}
+
 describe(`embedded engine (${testDatabaseKind()})`, () => {
   let db: TestDb;
   beforeAll(async () => {
@@ -68,12 +79,7 @@ describe(`embedded engine (${testDatabaseKind()})`, () => {
     const h = await createHarness({ db, start: T0 });
     const locker = postgres(db.url!, { max: 1, onnotice: () => {} });
     try {
-      const { journeyId } = await h.publish(
-        apiJourney("wait", [{ id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "hours" } } }, { id: "exit", type: "core.exit", config: {} }], [["wait", "next", "exit"]]),
-      );
-      await enterAll(h, Array.from({ length: 10 }, (_, i) => `lock-${i}`));
-      await h.engine.runUntilIdle();
-      h.clock.advance(HOUR);
+      const journeyId = await tenDueAfterAnHour(h, "lock");
       const held = locker.reserve();
       const conn = await held;
       await conn`begin`;
@@ -97,12 +103,7 @@ describe(`embedded engine (${testDatabaseKind()})`, () => {
     const h = await createHarness({ db, start: T0, engine: { batchSize: 3 } });
     const locker = postgres(db.url!, { max: 1, onnotice: () => {} });
     try {
-      const { journeyId } = await h.publish(
-        apiJourney("cursor", [{ id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "hours" } } }, { id: "exit", type: "core.exit", config: {} }], [["wait", "next", "exit"]]),
-      );
-      await enterAll(h, Array.from({ length: 10 }, (_, i) => `cursor-${i}`));
-      await h.engine.runUntilIdle();
-      h.clock.advance(HOUR);
+      const journeyId = await tenDueAfterAnHour(h, "cursor");
       const done = () => count(h, sql`select count(*) as n from journey_instances where journey_id = ${journeyId}::uuid and status = 'completed'`);
       const conn = await locker.reserve();
       await conn`begin`;
