@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, date, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { bigserial, boolean, date, index, integer, jsonb, pgTable, primaryKey, smallint, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { journeys } from "./journeys";
 
 /**
@@ -173,9 +173,15 @@ export const journeyEntryStats = pgTable(
     versionId: uuid("version_id").notNull(),
     day: date("day", { mode: "string" }).notNull(),
     outcome: text("outcome").notNull(),
+    /**
+     * Concurrent entry batches add to different rows (the embedded engine picks one of 8 per
+     * batch; readers sum them): one row per journey, day and outcome was a lock every entry
+     * transaction held until its commit (docs/decisions/0161).
+     */
+    shard: smallint("shard").notNull().default(0),
     count: integer("count").notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.journeyId, t.versionId, t.day, t.outcome] })],
+  (t) => [primaryKey({ columns: [t.journeyId, t.versionId, t.day, t.outcome, t.shard] })],
 );
 
 /**

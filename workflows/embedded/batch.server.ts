@@ -117,6 +117,8 @@ export type InstanceRow = {
 export const INSTANCE_COLUMNS = sql`i.id, i.workspace_id, i.journey_id, i.version_id, i.user_id, i.state`;
 
 const MAX_SETTLE_ROUNDS = 50;
+/** Counter rows per journey, day and outcome in `journey_entry_stats` (readers sum them). */
+const ENTRY_STATS_SHARDS = 8;
 
 export class Batch {
   readonly instances = new Map<string, Inst>();
@@ -442,13 +444,16 @@ export class Batch {
         where l.ctid = d.c)`);
     }
     if (stats.length > 0) {
+      // One of ENTRY_STATS_SHARDS rows per journey, day and outcome: concurrent entry batches
+      // then rarely wait for each other's commit on the same counter row.
+      const shard = Math.floor(Math.random() * ENTRY_STATS_SHARDS);
       parts.push(sql`st as (
-        insert into journey_entry_stats (journey_id, version_id, day, outcome, count)
-        select j, v, day::date, outcome, n
+        insert into journey_entry_stats (journey_id, version_id, day, outcome, shard, count)
+        select j, v, day::date, outcome, ${shard}::smallint, n
         from unnest(${arr(stats.map((s) => s.journeyId))}::uuid[], ${arr(stats.map((s) => s.versionId))}::uuid[],
                     ${arr(stats.map((s) => s.day))}::text[], ${arr(stats.map((s) => s.outcome))}::text[], ${arr(stats.map((s) => s.count))}::int[])
              as d(j, v, day, outcome, n)
-        on conflict (journey_id, version_id, day, outcome) do update set count = journey_entry_stats.count + excluded.count)`);
+        on conflict (journey_id, version_id, day, outcome, shard) do update set count = journey_entry_stats.count + excluded.count)`);
     }
     if (parts.length === 0) return [];
     const statement = sql.join([sql`with `, sql.join(parts, sql`, `), outboxSelect ? sql` select * from ob` : sql` select 1 as done`]);

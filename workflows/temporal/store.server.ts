@@ -171,7 +171,7 @@ export async function countEntries(tx: Conn, counts: ReadonlyArray<{ journeyId: 
         from unnest(${arr(list.map((s) => s.journeyId))}::uuid[], ${arr(list.map((s) => s.versionId))}::uuid[],
                     ${arr(list.map((s) => s.day))}::text[], ${arr(list.map((s) => s.outcome))}::text[], ${arr(list.map((s) => s.count))}::int[])
              as d(j, v, day, outcome, n)
-        on conflict (journey_id, version_id, day, outcome) do update set count = journey_entry_stats.count + excluded.count`,
+        on conflict (journey_id, version_id, day, outcome, shard) do update set count = journey_entry_stats.count + excluded.count`,
   );
 }
 
