@@ -14,6 +14,7 @@ import {
   type NodeRecord,
 } from "../interpreter";
 import type { JourneyProgram } from "../program";
+import { nodeEventColumns } from "../node-events";
 import { loadFacts } from "./facts.server";
 import { arr, iso, keyLookup, rows, type Conn } from "./db.server";
 
@@ -357,7 +358,7 @@ export class Batch {
     if (records.length > 0) {
       const data = JSON.stringify(
         records.map(({ inst, r }) => {
-          const c = recordColumns(r);
+          const c = nodeEventColumns(r);
           return {
             n: position.get(inst.id)!,
             q: r.seq,
@@ -471,49 +472,6 @@ export class Batch {
       user: this.instances.get(r.instance_id)?.user,
     }));
   }
-}
-
-/** Spreads a record over the node-events columns; the rest goes to `data`. */
-function recordColumns(record: NodeRecord): {
-  nodeId: string | null;
-  output: string | null;
-  reason: string | null;
-  status: string | null;
-  channel: string | null;
-  data: Record<string, unknown> | null;
-} {
-  // One object filled in per kind (no spreads: this runs for every node event).
-  const c = { nodeId: record.nodeId as string | null, output: null as string | null, reason: null as string | null, status: null as string | null, channel: null as string | null, data: null as Record<string, unknown> | null };
-  switch (record.kind) {
-    case "entered":
-    case "holdout":
-      break;
-    case "left":
-      c.output = record.output;
-      c.reason = record.reason ?? null;
-      break;
-    case "message":
-      c.status = record.status;
-      c.channel = record.channel;
-      c.reason = record.reason ?? null;
-      c.data = { attempt: record.attempt, ...(record.messageId ? { messageId: record.messageId } : {}), ...(record.deferUntil !== undefined ? { deferUntil: record.deferUntil } : {}) };
-      break;
-    case "retry":
-      c.reason = record.reason;
-      c.data = { attempt: record.attempt, retryAt: record.retryAt };
-      break;
-    case "conversion":
-      c.data = { event: record.event, attributedNodeId: record.attributedNodeId, path: record.path, holdout: record.holdout };
-      break;
-    case "exit":
-      c.reason = record.reason;
-      break;
-    case "tz_fallback":
-      c.reason = record.reason;
-      c.data = { given: record.given, zone: record.zone };
-      break;
-  }
-  return c;
 }
 
 export function instFromRow(row: InstanceRow, program: JourneyProgram, user: UserSnapshot): Inst {

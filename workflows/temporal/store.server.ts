@@ -2,6 +2,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import type { InstanceState, NodeRecord } from "../interpreter";
 import { arr, iso, rows, transaction, type Conn } from "../embedded/db.server";
+import { nodeEventColumns } from "../node-events";
 import type { InstanceRef } from "./contract";
 
 /**
@@ -23,37 +24,6 @@ export function storedState(state: InstanceState): StoredState {
   return { ...state, driver: TEMPORAL_DRIVER };
 }
 
-/** A record spread over the node-event columns, the rest in `data` (same layout as the embedded engine). */
-export function nodeEventColumns(record: NodeRecord): {
-  nodeId: string | null;
-  output: string | null;
-  reason: string | null;
-  status: string | null;
-  channel: string | null;
-  data: string | null;
-} {
-  const base = { nodeId: record.nodeId, output: null, reason: null, status: null, channel: null, data: null };
-  switch (record.kind) {
-    case "entered":
-    case "holdout":
-      return base;
-    case "left":
-      return { ...base, output: record.output, reason: record.reason ?? null };
-    case "message": {
-      const data = { attempt: record.attempt, ...(record.messageId ? { messageId: record.messageId } : {}), ...(record.deferUntil !== undefined ? { deferUntil: record.deferUntil } : {}) };
-      return { ...base, status: record.status, channel: record.channel, reason: record.reason ?? null, data: JSON.stringify(data) };
-    }
-    case "retry":
-      return { ...base, reason: record.reason, data: JSON.stringify({ attempt: record.attempt, retryAt: record.retryAt }) };
-    case "conversion":
-      return { ...base, data: JSON.stringify({ event: record.event, attributedNodeId: record.attributedNodeId, path: record.path, holdout: record.holdout }) };
-    case "exit":
-      return { ...base, reason: record.reason };
-    case "tz_fallback":
-      return { ...base, reason: record.reason, data: JSON.stringify({ given: record.given, zone: record.zone }) };
-  }
-}
-
 /**
  * Stores node events idempotently: (instance_id, seq) is the key, so a retried activity counts
  * nothing twice. `replace` overwrites instead (the workflow's records win over a mismatched
@@ -61,7 +31,10 @@ export function nodeEventColumns(record: NodeRecord): {
  */
 export async function insertNodeEvents(db: Conn, instance: InstanceRef, records: readonly NodeRecord[], replace = false): Promise<void> {
   if (records.length === 0) return;
-  const cols = records.map((r) => ({ r, ...nodeEventColumns(r) }));
+  const cols = records.map((r) => {
+    const c = nodeEventColumns(r);
+    return { r, ...c, data: c.data ? JSON.stringify(c.data) : null };
+  });
   await rows(
     db,
     sql`insert into journey_node_events (instance_id, seq, workspace_id, journey_id, version_id, user_id, node_id, kind, output, reason,
