@@ -1,12 +1,13 @@
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
-import type { SQL } from "drizzle-orm";
+import { is, type SQL } from "drizzle-orm";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { PostgresJsSession } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema";
 
@@ -41,6 +42,10 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     const client = postgres(options.url, {
       max: options.maxConnections ?? 10,
       onnotice: () => {},
+      // `query()` prepares its statements (below); every execution still gets a plan for its own
+      // parameters. A cached generic plan, made while a table was small, kept seq-scanning it once
+      // it had grown (decision 0162).
+      connection: { plan_cache_mode: "force_custom_plan" },
       // Timestamps come back as Date objects through drizzle; raw JSON columns stay parsed.
     });
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
@@ -78,8 +83,22 @@ export async function migrate(database: Database): Promise<void> {
   }
 }
 
-/** Runs raw SQL and returns its rows, hiding the drivers' different result shapes. */
-export async function query<T extends Record<string, unknown>>(db: Db | Parameters<Parameters<Db["transaction"]>[0]>[0], statement: SQL): Promise<T[]> {
+const dialect = new PgDialect();
+
+/**
+ * Runs raw SQL and returns its rows, hiding the drivers' different result shapes.
+ *
+ * On PostgreSQL the statement runs as a prepared statement of its connection (postgres.js keeps
+ * them per connection, keyed by the SQL text; connections are recycled after 30–60 minutes).
+ * drizzle's `execute` sends every statement unnamed, and postgres.js then first asks the server
+ * for the parameter types: two round trips and a fresh parse and plan per call (decision 0162).
+ */
+export async function query<T extends Record<string, unknown>>(db: Db | Tx, statement: SQL): Promise<T[]> {
+  const session = db._.session;
+  if (is(session, PostgresJsSession)) {
+    const { sql, params } = dialect.sqlToQuery(statement);
+    return (await session.client.unsafe(sql, params as never[], { prepare: true })) as unknown as T[];
+  }
   const result = (await db.execute(statement)) as unknown;
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: T[] }).rows ?? []) as T[];
