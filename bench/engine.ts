@@ -16,8 +16,9 @@
  *
  * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_USERS,
  * BENCH_IDLE_INSTANCES, BENCH_LANES, BENCH_PARTS (comma list of limits, latency, winback, idle;
- * default all: `BENCH_PARTS=winback` while working on throughput). Creates and drops its own database
- * (BENCH_KEEP=1 keeps it, to look at the tables afterwards).
+ * default all: `BENCH_PARTS=winback` while working on throughput), BENCH_ROUNDS (win-back rounds,
+ * default 1, each with its own limits; prints the median ratio). Creates and drops its own
+ * databases (BENCH_KEEP=1 keeps them, to look at the tables afterwards).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -35,6 +36,8 @@ const BASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const IDLE_INSTANCES = Number(process.env.BENCH_IDLE_INSTANCES ?? 1_000_000);
 const LANES = Number(process.env.BENCH_LANES ?? 3);
+/** Win-back rounds, each on a fresh database between its own limit measurements; the median ratio is printed. */
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const PARTS = new Set((process.env.BENCH_PARTS ?? "limits,latency,winback,idle").split(",").map((p) => p.trim()));
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -357,18 +360,46 @@ async function idleCpu(database: Database, dbName: string): Promise<{ instances:
 
 // ------------------------------------------------------------------ main
 
+/** Part 3 on a database whose limits (part 1) were measured just before: prints and returns the ratio. */
+async function winBackRound(database: Database, url: string, before: Limits | null, round: string): Promise<number | null> {
+  const dbName = new URL(url).pathname.slice(1);
+  const wb = await winBack(database, dbName);
+  const stepsPerSecond = wb.steps / (wb.elapsedMs / 1000);
+  console.log(`\n3. Win-back journey${round}, ${fmt(wb.users)} users, virtual clock, ${LANES} lanes (load average ${wb.load.toFixed(1)})`);
+  console.log(`   ${fmt(wb.steps)} user-steps and ${fmt(wb.actions)} side effects in ${seconds(wb.elapsedMs)} (entries: ${seconds(wb.entryMs)})`);
+  console.log(`   ${fmt(stepsPerSecond)} user-steps/s`);
+  let ratio: number | null = null;
+  if (before) {
+    const after = await postgresLimits(url, dbName);
+    const single = (before.single + after.single) / 2;
+    const batched = (before.batched + after.batched) / 2;
+    ratio = stepsPerSecond / single;
+    console.log(`   PostgreSQL limits again after it (load average ${after.load.toFixed(1)}): ${fmt(after.single)} and ${fmt(after.batched)} steps/s`);
+    console.log(`   ratio to the mean limits: ${ratio.toFixed(1)}× one-step-per-transaction, ${((stepsPerSecond / batched) * 100).toFixed(0)}% of batched`);
+  }
+  console.log(`   CPU per user-step: engine process ${wb.nodeCpuMicros.toFixed(0)} µs, PostgreSQL ${wb.postgresCpuMicros.toFixed(0)} µs ` +
+    `(on ${cpus().length} otherwise idle cores: about ${fmt((cpus().length * 1e6) / (wb.nodeCpuMicros + wb.postgresCpuMicros))} user-steps/s)`);
+  console.log(`   finished: ${Object.entries(wb.finished).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
+  console.log(`   ${fmt(wb.users / 5)} order events in calls of 500, 3 at a time (a flood): call → goal committed p50 ${wb.orderLatency.p50.toFixed(0)} ms, p99 ${wb.orderLatency.p99.toFixed(0)} ms`);
+  return ratio;
+}
+
+async function measuredLimits(url: string): Promise<Limits | null> {
+  if (!PARTS.has("limits")) return null;
+  await setupLimitTables(url);
+  const limits = await postgresLimits(url, new URL(url).pathname.slice(1));
+  console.log(`\n1. PostgreSQL limits (8 clients, 5 s each; load average ${limits.load.toFixed(1)})`);
+  console.log(`   one step per transaction (UPDATE + INSERT, commit): ${fmt(limits.single)} steps/s`);
+  console.log(`   500 steps per transaction (unnest UPDATE + INSERT):  ${fmt(limits.batched)} steps/s (${limits.batchedCpuMicros.toFixed(0)} µs CPU per step)`);
+  return limits;
+}
+
 const machine = `${cpus().length} cores (${cpus()[0]?.model.trim()}), load average ${loadavg().map((l) => l.toFixed(1)).join(" / ")}`;
 console.log(`Waypost embedded engine benchmark — ${machine}`);
+const ratios: number[] = [];
+const roundName = (round: number) => (ROUNDS > 1 ? ` (round ${round} of ${ROUNDS})` : "");
 await withDatabase(async (database, url) => {
-  const dbName = new URL(url).pathname.slice(1);
-  const limits = PARTS.has("limits");
-  if (limits) await setupLimitTables(url);
-  const before = limits ? await postgresLimits(url, dbName) : null;
-  if (before) {
-    console.log(`\n1. PostgreSQL limits (8 clients, 5 s each; load average ${before.load.toFixed(1)})`);
-    console.log(`   one step per transaction (UPDATE + INSERT, commit): ${fmt(before.single)} steps/s`);
-    console.log(`   500 steps per transaction (unnest UPDATE + INSERT):  ${fmt(before.batched)} steps/s (${before.batchedCpuMicros.toFixed(0)} µs CPU per step)`);
-  }
+  const before = await measuredLimits(url);
 
   if (PARTS.has("latency")) {
     console.log(`\n2. Event → action (ride event handed to the engine → push handed to the provider), running worker, real clock, one call per event`);
@@ -382,27 +413,29 @@ await withDatabase(async (database, url) => {
   }
 
   if (PARTS.has("winback")) {
-    const wb = await winBack(database, dbName);
-    const stepsPerSecond = wb.steps / (wb.elapsedMs / 1000);
-    console.log(`\n3. Win-back journey, ${fmt(wb.users)} users, virtual clock, ${LANES} lanes (load average ${wb.load.toFixed(1)})`);
-    console.log(`   ${fmt(wb.steps)} user-steps and ${fmt(wb.actions)} side effects in ${seconds(wb.elapsedMs)} (entries: ${seconds(wb.entryMs)})`);
-    console.log(`   ${fmt(stepsPerSecond)} user-steps/s`);
-    if (before) {
-      const after = await postgresLimits(url, dbName);
-      const single = (before.single + after.single) / 2;
-      const batched = (before.batched + after.batched) / 2;
-      console.log(`   PostgreSQL limits again after it (load average ${after.load.toFixed(1)}): ${fmt(after.single)} and ${fmt(after.batched)} steps/s`);
-      console.log(`   ratio to the mean limits: ${(stepsPerSecond / single).toFixed(1)}× one-step-per-transaction, ${((stepsPerSecond / batched) * 100).toFixed(0)}% of batched`);
-    }
-    console.log(`   CPU per user-step: engine process ${wb.nodeCpuMicros.toFixed(0)} µs, PostgreSQL ${wb.postgresCpuMicros.toFixed(0)} µs ` +
-      `(on ${cpus().length} otherwise idle cores: about ${fmt((cpus().length * 1e6) / (wb.nodeCpuMicros + wb.postgresCpuMicros))} user-steps/s)`);
-    console.log(`   finished: ${Object.entries(wb.finished).map(([k, v]) => `${k} ${fmt(v)}`).join(", ")}`);
-    console.log(`   ${fmt(wb.users / 5)} order events in calls of 500, 3 at a time (a flood): call → goal committed p50 ${wb.orderLatency.p50.toFixed(0)} ms, p99 ${wb.orderLatency.p99.toFixed(0)} ms`);
-  }
-
-  if (PARTS.has("idle")) {
-    const idle = await idleCpu(database, dbName);
-    console.log(`\n4. Idle with ${fmt(idle.instances)} waiting instances (${idle.seconds.toFixed(0)} s)`);
-    console.log(`   worker process ${idle.workerCpu.toFixed(2)}% of one core, its PostgreSQL backends ${idle.postgresCpu.toFixed(2)}%`);
+    const ratio = await winBackRound(database, url, before, roundName(1));
+    if (ratio !== null) ratios.push(ratio);
   }
 });
+
+// Further rounds, each on a fresh database with its own limits before and after: this machine's
+// speed moves by ±15% within minutes, so one round's ratio is one sample of it.
+for (let round = 2; round <= ROUNDS && PARTS.has("winback"); round++) {
+  await withDatabase(async (database, url) => {
+    const ratio = await winBackRound(database, url, await measuredLimits(url), roundName(round));
+    if (ratio !== null) ratios.push(ratio);
+  });
+}
+if (ratios.length > 1) {
+  const sorted = [...ratios].sort((a, b) => a - b);
+  const median = sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2;
+  console.log(`\n   win-back over ${ratios.length} rounds: ratio to one-step-per-transaction ${ratios.map((r) => `${r.toFixed(1)}×`).join(", ")}; median ${median.toFixed(1)}×`);
+}
+
+if (PARTS.has("idle")) {
+  await withDatabase(async (database, url) => {
+    const idle = await idleCpu(database, new URL(url).pathname.slice(1));
+    console.log(`\n4. Idle with ${fmt(idle.instances)} waiting instances (${idle.seconds.toFixed(0)} s)`);
+    console.log(`   worker process ${idle.workerCpu.toFixed(2)}% of one core, its PostgreSQL backends ${idle.postgresCpu.toFixed(2)}%`);
+  });
+}
