@@ -38,19 +38,25 @@ export function renderFields(
   const context = templateContext(ctx);
   const fields: Record<string, string> = {};
   const errors: Record<string, string> = {};
-  for (const [name, source] of Object.entries(sources)) {
+  const counts: Record<string, number> = {};
+  for (const name in sources) {
+    const source = sources[name];
     if (source === undefined || source === "") continue;
     try {
-      fields[name] = renderTemplate(source, context);
+      const text = renderTemplate(source, context);
+      fields[name] = text;
+      counts[name] = characterCount(text);
     } catch (error) {
       errors[name] = error instanceof Error ? error.message : String(error);
     }
   }
-  const counts = Object.fromEntries(Object.entries(fields).map(([name, text]) => [name, characterCount(text)]));
-  return { ...(channel ? { channel } : {}), fields, errors, counts };
+  return channel ? { channel, fields, errors, counts } : { fields, errors, counts };
 }
 
 /** Character count as the user sees it (code points, so 中文 and emoji count once). */
 function characterCount(text: string): number {
-  return Array.from(text).length;
+  let count = 0;
+  // Iterating a string walks code points (no array of them, as Array.from built, per message).
+  for (const _ of text) count++;
+  return count;
 }

@@ -1,4 +1,5 @@
 import { Liquid, type LiquidOptions } from "liquidjs";
+import { compilePlain, renderPlain, type PlainTemplate } from "./template-plain";
 
 /**
  * Message copy is written in Liquid ({{ user.name | default: "朋友" }}).
@@ -63,8 +64,32 @@ function parseCached(engine: Liquid, source: string): ReturnType<Liquid["parse"]
   return parsed;
 }
 
+/** Templates of the plain shape (template-plain.ts), or null for those only Liquid renders. */
+const plainTemplates = new Map<string, PlainTemplate | null>();
+
+function plainCached(source: string): PlainTemplate | null {
+  let plain = plainTemplates.get(source);
+  if (plain === undefined) {
+    plain = compilePlain(source);
+    if (plainTemplates.size >= PARSED_TEMPLATE_LIMIT) plainTemplates.delete(plainTemplates.keys().next().value as string);
+    plainTemplates.set(source, plain);
+  }
+  return plain;
+}
+
 function renderCached(engine: Liquid, source: string, context: TemplateContext): string {
+  const plain = plainCached(source);
+  if (plain) {
+    const rendered = renderPlain(plain, context, engine === liquidHtml);
+    if (rendered !== undefined) return rendered;
+  }
   return engine.renderSync(parseCached(engine, source), context) as string;
+}
+
+/** Liquid alone, without the plain-template path: what that path is checked against (tests). */
+export function renderWithLiquid(source: string, context: TemplateContext, options: { html?: boolean } = {}): string {
+  const engine = options.html ? liquidHtml : liquid;
+  return engine.renderSync(engine.parse(source), context) as string;
 }
 
 /** Renders synchronously so the pure simulator and previews can call it. */
