@@ -52,33 +52,26 @@ export class TemplateError extends Error {
 const parsedTemplates = new WeakMap<Liquid, Map<string, ReturnType<Liquid["parse"]>>>();
 const PARSED_TEMPLATE_LIMIT = 1_000;
 
+/** The cached value for `source`, made once; the oldest entry goes when the cache is full. */
+function remembered<V>(cache: Map<string, V>, source: string, make: (source: string) => V): V {
+  if (cache.has(source)) return cache.get(source)!;
+  const value = make(source);
+  if (cache.size >= PARSED_TEMPLATE_LIMIT) cache.delete(cache.keys().next().value as string);
+  cache.set(source, value);
+  return value;
+}
+
 function parseCached(engine: Liquid, source: string): ReturnType<Liquid["parse"]> {
   let cache = parsedTemplates.get(engine);
   if (!cache) parsedTemplates.set(engine, (cache = new Map()));
-  let parsed = cache.get(source);
-  if (!parsed) {
-    parsed = engine.parse(source);
-    if (cache.size >= PARSED_TEMPLATE_LIMIT) cache.delete(cache.keys().next().value as string);
-    cache.set(source, parsed);
-  }
-  return parsed;
+  return remembered(cache, source, (s) => engine.parse(s));
 }
 
 /** Templates of the plain shape (template-plain.ts), or null for those only Liquid renders. */
 const plainTemplates = new Map<string, PlainTemplate | null>();
 
-function plainCached(source: string): PlainTemplate | null {
-  let plain = plainTemplates.get(source);
-  if (plain === undefined) {
-    plain = compilePlain(source);
-    if (plainTemplates.size >= PARSED_TEMPLATE_LIMIT) plainTemplates.delete(plainTemplates.keys().next().value as string);
-    plainTemplates.set(source, plain);
-  }
-  return plain;
-}
-
 function renderCached(engine: Liquid, source: string, context: TemplateContext): string {
-  const plain = plainCached(source);
+  const plain = remembered(plainTemplates, source, compilePlain);
   if (plain) {
     const rendered = renderPlain(plain, context, engine === liquidHtml);
     if (rendered !== undefined) return rendered;
