@@ -29,6 +29,34 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 
 mkdir -p test-results
+
+# The Temporal engine is tested live: a real Temporal server, built from Go modules once per
+# machine and started here, unless TEMPORAL_ADDRESS already points at one. Without Go the live
+# suites skip themselves (and say so); CI (CI=true or WAYPOST_REQUIRE_TEMPORAL=1) never skips.
+require_temporal=false
+if [ "${CI:-}" = "true" ] || [ "${WAYPOST_REQUIRE_TEMPORAL:-}" = "1" ]; then require_temporal=true; fi
+if [ -z "${TEMPORAL_ADDRESS:-}" ]; then
+  temporal_dir="$(pwd)/.data/temporal-test"
+  echo "==> Temporal server (scripts/temporal-server.sh)"
+  set +e
+  started="$(scripts/temporal-server.sh start "$temporal_dir")"
+  rc=$?
+  set -e
+  if [ $rc -eq 0 ]; then
+    export TEMPORAL_ADDRESS="${started#TEMPORAL_ADDRESS=}"
+    trap 'scripts/temporal-server.sh stop "$temporal_dir"' EXIT
+    echo "    real Temporal server on $TEMPORAL_ADDRESS"
+  elif [ $rc -eq 3 ] && [ "$require_temporal" = false ]; then
+    echo "==> SKIPPING the live Temporal suites: no Go on this machine to build the server."
+    echo "    Install Go (1.22+) and rerun, or start a server and run: TEMPORAL_ADDRESS=host:7233 npm test"
+  else
+    echo "==> FAILED: the Temporal server could not be built or started (see above); the live Temporal suites cannot run."
+    exit 1
+  fi
+else
+  echo "==> Temporal server: $TEMPORAL_ADDRESS (TEMPORAL_ADDRESS)"
+fi
+
 echo "==> typecheck"; npm run -s typecheck
 echo "==> lint"; npm run -s lint
 echo "==> build"; npx remix build >/dev/null
@@ -37,11 +65,13 @@ status=0
 npx vitest run --reporter=default --reporter=json --outputFile=test-results/unit.json || status=$?
 echo "==> browser tests (Chromium)"
 npx vitest run --config vitest.e2e.config.ts --reporter=default --reporter=json --outputFile=test-results/e2e.json || status=$?
+echo "==> live Temporal suites (real server: scenarios, operator actions, crash test, Temporal-mode browser test)"
+npx vitest run --config vitest.live.config.ts --reporter=default --reporter=json --outputFile=test-results/live.json || status=$?
 
 node -e '
 const fs = require("fs");
 let passed = 0, failed = 0, skipped = 0;
-for (const f of ["test-results/unit.json", "test-results/e2e.json"]) {
+for (const f of ["test-results/unit.json", "test-results/e2e.json", "test-results/live.json"]) {
   if (!fs.existsSync(f)) { failed++; continue; }
   const r = JSON.parse(fs.readFileSync(f, "utf8"));
   passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
