@@ -1,4 +1,4 @@
-import { index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { operators, workspaces } from "./accounts";
 
 export const journeyStatuses = ["draft", "live", "paused", "archived"] as const;
@@ -15,6 +15,11 @@ export const journeys = pgTable(
     status: text("status", { enum: journeyStatuses }).notNull().default("draft"),
     /** The version new users enter; null until first publish. */
     liveVersionId: uuid("live_version_id"),
+    /**
+     * Paused with "hold": users already inside stop where they are (no sends, due timers wait)
+     * until the journey is resumed (docs/decisions/0515). False for "keep running" and when live.
+     */
+    held: boolean("held").notNull().default(false),
     createdBy: uuid("created_by").references(() => operators.id, { onDelete: "set null" }),
     updatedBy: uuid("updated_by").references(() => operators.id, { onDelete: "set null" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),

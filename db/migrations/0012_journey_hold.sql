@@ -1,0 +1,1 @@
+ALTER TABLE "journeys" ADD COLUMN "held" boolean DEFAULT false NOT NULL;
