@@ -27,7 +27,7 @@ import type { AppServices } from "../app/services.server";
 import { serverBuildPath, startServer } from "../cli/server";
 import { createTestDb, type TestDb } from "../test/support/db";
 import { openDatabase, query } from "../db/client";
-import { createAppEngine } from "../workflows/embedded/app.server";
+import { embeddedAppEngine } from "../cli/engine-services";
 
 const { values: args } = parseArgs({
   options: {
@@ -138,7 +138,7 @@ async function throughApi(mode: "bare" | "deployed"): Promise<{ perSecond: numbe
   const services: AppServices = { config, database, db: database.db, log: createLogger("error"), now: () => new Date() };
   const workspace = await ensureDefaultWorkspace(database.db);
   if (mode === "deployed") {
-    services.engine = createAppEngine(services);
+    services.engine = embeddedAppEngine(services);
     await ensurePresetSegments(services, workspace.id, "lifecycle");
     await ensurePresetSegments(services, workspace.id, "rfm");
   }

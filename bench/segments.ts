@@ -27,7 +27,7 @@ import { openDatabase, query } from "../db/client";
 import { createTestDb, type TestDb } from "../test/support/db";
 import type { SegmentChange } from "../workflows/engine";
 import { buildJourney } from "../workflows/builder";
-import { createAppEngine } from "../workflows/embedded/app.server";
+import { embeddedAppEngine } from "../cli/engine-services";
 
 const { values: args } = parseArgs({
   options: {
@@ -97,7 +97,7 @@ async function recompute() {
 async function latency() {
   const services = await freshServices(() => new Date());
   const ws = (await ensureDefaultWorkspace(services.db)).id;
-  const engine = createAppEngine(services);
+  const engine = embeddedAppEngine(services);
   services.engine = engine;
   await ensurePresetSegments(services, ws, "lifecycle", { locale: "en" });
   await createSegment(services, ws, {

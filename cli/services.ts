@@ -3,8 +3,7 @@ import { migrate, openDatabase, type Database } from "../db/client";
 import type { Config } from "../app/config.server";
 import { createLogger } from "../app/lib/log.server";
 import type { AppServices } from "../app/services.server";
-import { createAppEngine } from "../workflows/embedded/app.server";
-import { createTemporalAppEngine } from "../workflows/temporal/app.server";
+import { embeddedAppEngine, temporalAppEngine } from "./engine-services";
 
 /** Opens the configured database (PostgreSQL when DATABASE_URL is set, PGlite otherwise). */
 export function openConfiguredDatabase(config: Config): Promise<Database> {
@@ -24,7 +23,7 @@ export async function createServices(config: Config, options: { database?: Datab
   };
   // Created here, started only by `start` (WAYPOST_RUN_WORKER) and `worker`: every process can
   // hand events to the engine, and any number of them may run its worker.
-  if (config.WAYPOST_ENGINE === "embedded") services.engine = createAppEngine(services);
-  if (config.WAYPOST_ENGINE === "temporal") services.engine = createTemporalAppEngine(services);
+  if (config.WAYPOST_ENGINE === "embedded") services.engine = embeddedAppEngine(services);
+  if (config.WAYPOST_ENGINE === "temporal") services.engine = temporalAppEngine(services);
   return services;
 }

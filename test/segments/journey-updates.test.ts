@@ -1,52 +1,120 @@
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { bundleWorkflowCode } from "@temporalio/worker";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { query } from "../../db/client";
 import { createJourney, publishJourney } from "../../app/lib/journeys.server";
 import { segmentRuntime } from "../../app/segments/membership.server";
 import { createSegment } from "../../app/segments/store.server";
+import { embeddedAppEngine, temporalAppEngine } from "../../cli/engine-services";
 import { buildJourney } from "../../workflows/builder";
-import { createAppEngine } from "../../workflows/embedded/app.server";
-import type { EmbeddedEngine } from "../../workflows/embedded/engine.server";
+import type { JourneyEngine } from "../../workflows/engine";
+import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
 import { startTestApp, type TestApp } from "../support/app";
 import { addUser, group, listenTo } from "./helpers";
 
 // What journeys do to a profile re-evaluates segments at once, like ingestion does: an "Update
-// user" node's traits and tags, and the messages a journey sends (message rules). Real app engine
-// (createAppEngine, sandbox provider) on the test database; nothing recorded or mocked.
+// user" node's traits and tags, and the messages a journey sends (message rules). The app's own
+// engines (cli/engine-services.ts, sandbox provider) on the test database, the embedded one always
+// and the Temporal one on a real server with a real worker; nothing recorded or mocked.
 
-let app: TestApp;
-let engine: EmbeddedEngine;
-
-beforeAll(async () => {
-  app = await startTestApp();
-  engine = createAppEngine(app.services);
-  app.services.engine = engine;
-});
-afterAll(() => app?.close());
-
-/** Publishes "API trigger → one action node → exit" and runs it for one user, segments included. */
-async function runActionJourney(name: string, action: { id: string; type: string; config: unknown; ports: string[] }, userId: string): Promise<void> {
-  const document = buildJourney({
-    name,
-    settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
-    nodes: [
-      { id: "trigger", type: "core.trigger", config: { source: "api" } },
-      { id: action.id, type: action.type, config: action.config },
-      { id: "exit", type: "core.exit", config: {} },
-    ],
-    edges: [["trigger", "next", action.id], ...action.ports.map((port) => [action.id, port, "exit"] as [string, string, string])],
-  });
-  const journey = await createJourney(app.services.db, { workspaceId: app.workspaceId }, { name: document.name, document });
-  expect((await publishJourney(app.services.db, { workspaceId: app.workspaceId }, { journeyId: journey.id })).ok).toBe(true);
-  expect(await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: journey.id, userId })).toMatchObject({ entered: true });
-  await engine.runUntilIdle();
-  await segmentRuntime(app.services).evaluator.whenIdle();
-  // Segment changes hand journeys their entries: run what they started.
-  await engine.runUntilIdle();
+const temporalAddress = process.env.TEMPORAL_ADDRESS;
+if (!temporalAddress) {
+  console.log("[segments] TEMPORAL_ADDRESS is not set: journey-updates runs on the embedded engine only (scripts/temporal-server.sh start <dir> prints one).");
 }
 
-describe("what journeys do -> segments", () => {
+interface Harness {
+  app: TestApp;
+  engine: JourneyEngine;
+  /** Returns once the journeys started so far, and the segment changes they caused, have run their course. */
+  settle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+describe("what journeys do -> segments (embedded engine)", () => {
+  journeyUpdates(async () => {
+    const app = await startTestApp();
+    const engine = embeddedAppEngine(app.services);
+    app.services.engine = engine;
+    return {
+      app,
+      engine,
+      settle: async () => {
+        await engine.runUntilIdle();
+        await segmentRuntime(app.services).evaluator.whenIdle();
+        // Segment changes hand journeys their entries: run what they started.
+        await engine.runUntilIdle();
+      },
+      close: () => app.close(),
+    };
+  });
+});
+
+describe.skipIf(!temporalAddress)("what journeys do -> segments (Temporal engine, real server and worker)", () => {
+  journeyUpdates(async () => {
+    // The same settings the app reads, on a task queue of this file's own.
+    const temporalEnv = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith("TEMPORAL_") && e[1] !== undefined));
+    const app = await startTestApp({ env: { ...temporalEnv, WAYPOST_ENGINE: "temporal", TEMPORAL_TASK_QUEUE: `waypost-segments-${randomUUID()}` } });
+    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
+    const engine = temporalAppEngine(app.services, { workflowBundle: { code: bundle.code } });
+    app.services.engine = engine;
+    await engine.start();
+    return {
+      app,
+      engine,
+      settle: async () => {
+        await untilNoActiveInstance(app);
+        await segmentRuntime(app.services).evaluator.whenIdle();
+        await untilNoActiveInstance(app);
+      },
+      close: async () => {
+        await engine.stop();
+        await app.close();
+      },
+    };
+  });
+});
+
+/** Workflows run in the worker: wait (bounded) until every instance has finished. */
+async function untilNoActiveInstance(app: TestApp): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const active = await query<{ id: string }>(app.services.db, sql`select id from journey_instances where status = 'active'`);
+    if (active.length === 0) return;
+    if (Date.now() > deadline) throw new Error(`instances still active after 30 s: ${active.map((r) => r.id).join(", ")}`);
+    await sleep(50);
+  }
+}
+
+function journeyUpdates(setup: () => Promise<Harness>): void {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await setup();
+  });
+  afterAll(() => h?.close());
+
+  /** Publishes "API trigger → one action node → exit" and runs it for one user, segments included. */
+  async function runActionJourney(name: string, action: { id: string; type: string; config: unknown; ports: string[] }, userId: string): Promise<void> {
+    const { app, engine } = h;
+    const document = buildJourney({
+      name,
+      settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
+      nodes: [
+        { id: "trigger", type: "core.trigger", config: { source: "api" } },
+        { id: action.id, type: action.type, config: action.config },
+        { id: "exit", type: "core.exit", config: {} },
+      ],
+      edges: [["trigger", "next", action.id], ...action.ports.map((port) => [action.id, port, "exit"] as [string, string, string])],
+    });
+    const journey = await createJourney(app.services.db, { workspaceId: app.workspaceId }, { name: document.name, document });
+    expect((await publishJourney(app.services.db, { workspaceId: app.workspaceId }, { journeyId: journey.id })).ok).toBe(true);
+    expect(await engine.triggerJourney({ workspaceId: app.workspaceId, journeyId: journey.id, userId })).toMatchObject({ entered: true });
+    await h.settle();
+  }
+
   it("tagging a user moves them into a tag segment and starts the journey it triggers", async () => {
+    const { app } = h;
     await addUser(app, "tagged-1");
     await addUser(app, "untouched-1");
     const segment = await createSegment(app.services, app.workspaceId, { name: "VIP", key: "vip_tagged", definition: group("all", { kind: "tag", op: "has", tag: "vip" }) });
@@ -63,6 +131,7 @@ describe("what journeys do -> segments", () => {
   });
 
   it("a message a journey sends moves the user into a message-rule segment without waiting for the sweep", async () => {
+    const { app } = h;
     await addUser(app, "messaged-1");
     const segment = await createSegment(app.services, app.workspaceId, {
       name: "Push unreachable",
@@ -75,4 +144,4 @@ describe("what journeys do -> segments", () => {
     const members = await query<{ user_id: string }>(app.services.db, sql`select user_id from segment_members where segment_id = ${segment.id}::uuid`);
     expect(members.map((m) => m.user_id)).toEqual(["messaged-1"]);
   });
-});
+}

@@ -1,105 +1,80 @@
 import { Client, Connection } from "@temporalio/client";
-import type { Worker } from "@temporalio/worker";
-import { sql } from "drizzle-orm";
-import type { AppServices } from "../../app/services.server";
-import { createMessagingService, type InternalUserEvent } from "../../nodes/channels/send.server";
-import { loadSecretKey } from "../../nodes/channels/secrets.server";
-import { lazySecrets, recordMessageNodeEvent } from "../../nodes/channels/runtime.server";
-import { createProviderRegistry, type ProviderResolver } from "../../nodes/channels/settings.server";
-import type { ActionServices, FetchLike } from "../../nodes/runtime";
-import { iso, rows } from "../embedded/db.server";
-import { createUserUpdater } from "../embedded/user-updates.server";
+import type { Worker, WorkflowBundleOption } from "@temporalio/worker";
+import type { Db } from "../../db/client";
+import type { ActionServices } from "../../nodes/runtime";
+import type { JourneyEngine } from "../engine";
 import { createActivities } from "./activities";
-import { connectionOptions, temporalGateway, temporalSettings, type WorkflowGateway } from "./client";
+import { connectionOptions, temporalGateway, type TemporalSettings, type WorkflowGateway } from "./client";
 import { createTemporalEngine, type TemporalEngine, type TemporalEngineOptions } from "./engine";
 import { createTemporalWorker } from "./worker";
 
 /**
  * The Temporal engine as the app runs it (WAYPOST_ENGINE=temporal). Every process gets an engine
  * to hand events and entries to; `start()` (the `start` command with WAYPOST_RUN_WORKER, or
- * `waypost worker`) also runs a Temporal worker in this process, whose message nodes send through
- * the channels' messaging service exactly as the embedded engine's do, and whose delivery reports
- * come back as `$message.delivered` events routed to the waiting workflow.
+ * `waypost worker`) also runs a Temporal worker in this process. What its activities do (the
+ * channels' messaging service, profile updates that re-evaluate segments) is built by the app,
+ * once for both engines (cli/engine-services.ts); delivery reports come back to this engine as
+ * `$message.*` events routed to the waiting workflow.
  */
 
-type Services = Pick<AppServices, "config" | "database" | "db" | "log" | "now">;
+/** Structured log lines (the app passes its logger). */
+export interface EngineLog {
+  error(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface TemporalAppServices {
+  db: Db;
+  /** Journey time for entries (workflows run on Temporal's clock). */
+  now(): Date;
+  log: EngineLog;
+  settings: TemporalSettings;
+  /** Action services per workspace, given the engine their delivery reports go back to. */
+  actionServices(engine: JourneyEngine): (workspaceId: string) => ActionServices;
+}
 
 export interface TemporalAppEngineOptions extends TemporalEngineOptions {
   /** Replaces the Temporal calls (tests). */
   gateway?: WorkflowGateway;
-  /** Overrides parts of the action services, per workspace (tests). */
-  actionServices?: (workspaceId: string) => Partial<ActionServices>;
+  /** The worker's prebuilt workflow bundle (tests share one); by default bundled at start (~10 s). */
+  workflowBundle?: WorkflowBundleOption;
 }
 
-export function createTemporalAppEngine(services: Services, options: TemporalAppEngineOptions = {}): TemporalEngine {
-  const settings = temporalSettings(services.config);
+export function createTemporalAppEngine(services: TemporalAppServices, options: TemporalAppEngineOptions = {}): TemporalEngine {
+  const { settings, log } = services;
   // Lazy: commands that never touch journeys (migrate, create-admin) open no connection.
   const gateway = options.gateway ?? temporalGateway(new Client({ connection: Connection.lazy(connectionOptions(settings)), namespace: settings.namespace }), settings.taskQueue);
-  const engine = createTemporalEngine({ db: services.db, now: services.now, log: services.log, gateway }, options);
+  const engine = createTemporalEngine({ db: services.db, now: services.now, log, gateway }, options);
+  const actionServices = services.actionServices(engine);
+  const startEngine = engine.start.bind(engine);
+  const stopEngine = engine.stop.bind(engine);
 
   let running: { worker: Worker; run: Promise<void>; close(): Promise<void> } | null = null;
 
-  const activities = () => {
-    let registry: ReturnType<typeof createProviderRegistry> | null = null;
-    const providers: ProviderResolver = (workspaceId, channel) => {
-      registry ??= createProviderRegistry({
-        db: services.db,
-        key: loadSecretKey({ env: services.config.WAYPOST_SECRET_KEY, dataDir: services.config.WAYPOST_DATA_DIR }),
-      });
-      return registry.resolve(workspaceId, channel);
-    };
-    const emitEvent = async (event: InternalUserEvent) => {
-      await storeInternalEvent(services, event);
-      await engine.handleEvents([
-        {
-          workspaceId: event.workspaceId,
-          userId: event.userId,
-          messageId: event.messageId,
-          name: event.name,
-          properties: { ...event.properties },
-          timestamp: event.timestamp.getTime(),
-        },
-      ]);
-    };
-    // Every delivery state becomes a node event for analytics; email tracking needs the secret.
-    const messaging = createMessagingService({ db: services.db, providers, now: services.now, emitEvent, recordNodeEvent: (e) => recordMessageNodeEvent(services.db, e), trackingSecret: lazySecrets(services.config).trackingSecret });
-    const updater = createUserUpdater(services.db, () => services.now().getTime());
-    const fetchLike: FetchLike = (url, init) => fetch(url, init);
-    const cache = new Map<string, ActionServices>();
-    return createActivities({
-      db: services.db,
-      now: () => services.now().getTime(),
-      actionServices: (workspaceId) => {
-        let found = cache.get(workspaceId);
-        if (!found) {
-          found = { sendMessage: messaging.forWorkspace(workspaceId), updateUser: updater(workspaceId), fetch: fetchLike, ...options.actionServices?.(workspaceId) };
-          cache.set(workspaceId, found);
-        }
-        return found;
-      },
-    });
-  };
-
-  return {
-    kind: "temporal",
-    handleEvents: (events) => engine.handleEvents(events),
-    handleSegmentChanges: (changes) => engine.handleSegmentChanges(changes),
-    triggerJourney: (input) => engine.triggerJourney(input),
-    runSchedules: () => engine.runSchedules(),
+  // The engine itself, with start and stop extended to this process's worker: every other member
+  // of TemporalEngine (operator actions included) reaches the app as the engine defines it.
+  return Object.assign(engine, {
     async start() {
-      await engine.start();
+      await startEngine();
       if (running) return;
-      const { worker, connection } = await createTemporalWorker({ settings, activities: activities() }).catch((error: unknown) => {
+      const activities = createActivities({ db: services.db, now: () => services.now().getTime(), actionServices });
+      const { worker, connection } = await createTemporalWorker({
+        settings,
+        activities,
+        ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : {}),
+      }).catch((error: unknown) => {
         throw new Error(`cannot run a Temporal worker against ${settings.address} (namespace ${settings.namespace}): ${error instanceof Error ? error.message : String(error)}`);
       });
       const run = worker.run().catch((error: unknown) => {
-        services.log.error("temporal worker stopped with an error", { error: error instanceof Error ? error.message : String(error) });
+        log.error("temporal worker stopped with an error", { error: error instanceof Error ? error.message : String(error) });
       });
       running = { worker, run, close: () => connection.close() };
-      services.log.info("temporal worker running", { address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue });
+      log.info("temporal worker running", { address: settings.address, namespace: settings.namespace, taskQueue: settings.taskQueue });
     },
     async stop() {
-      await engine.stop();
+      await stopEngine();
       if (!running) return;
       const current = running;
       running = null;
@@ -108,16 +83,5 @@ export function createTemporalAppEngine(services: Services, options: TemporalApp
       await current.run;
       await current.close();
     },
-  };
-}
-
-/** Delivery reports are part of the user's event history (conditions and segments read them). */
-async function storeInternalEvent(services: Pick<AppServices, "db">, event: InternalUserEvent): Promise<void> {
-  await rows(
-    services.db,
-    sql`insert into events (workspace_id, message_id, user_id, type, name, properties, timestamp)
-        values (${event.workspaceId}::uuid, ${event.messageId}, ${event.userId}, 'track', ${event.name},
-                ${JSON.stringify(event.properties)}::jsonb, ${iso(event.timestamp.getTime())}::timestamptz)
-        on conflict do nothing`,
-  );
+  });
 }

@@ -6,7 +6,6 @@ import {
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
 } from "@temporalio/client";
-import type { Config } from "../../app/config.server";
 import { ENTER_SIGNAL, EVENT_SIGNAL, WORKFLOW_TYPE, type EnterSignal, type EventSignal, type JourneyWorkflowInput } from "./contract";
 import type { journeyWorkflow } from "./workflows";
 
@@ -26,19 +25,6 @@ export interface TemporalSettings {
   tlsKeyPath?: string;
   /** Temporal Cloud API key; implies TLS. */
   apiKey?: string;
-}
-
-export function temporalSettings(config: Config): TemporalSettings {
-  if (!config.TEMPORAL_ADDRESS) throw new Error("TEMPORAL_ADDRESS is not set");
-  return {
-    address: config.TEMPORAL_ADDRESS,
-    namespace: config.TEMPORAL_NAMESPACE,
-    taskQueue: config.TEMPORAL_TASK_QUEUE,
-    tls: config.TEMPORAL_TLS,
-    ...(config.TEMPORAL_TLS_CERT_PATH ? { tlsCertPath: config.TEMPORAL_TLS_CERT_PATH } : {}),
-    ...(config.TEMPORAL_TLS_KEY_PATH ? { tlsKeyPath: config.TEMPORAL_TLS_KEY_PATH } : {}),
-    ...(config.TEMPORAL_API_KEY ? { apiKey: config.TEMPORAL_API_KEY } : {}),
-  };
 }
 
 /** Options the client's and the worker's (native) connection both accept. */
