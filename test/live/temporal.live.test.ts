@@ -25,20 +25,23 @@ import { createTestDb, type TestDb } from "../support/db";
 
 /**
  * The scenario suite against a real Temporal server: real client, real worker running the
- * bundled journeyWorkflow, real activities on the test database. Runs when TEMPORAL_ADDRESS is
- * set (`temporal server start-dev`, then `TEMPORAL_ADDRESS=localhost:7233 npm run test:live`).
+ * bundled journeyWorkflow, real activities on the test database. `npm test` starts the server
+ * (scripts/temporal-server.sh) and sets TEMPORAL_ADDRESS; by hand:
+ * `TEMPORAL_ADDRESS=127.0.0.1:7233 npm run test:live`.
  *
  * Scenarios span days, so each runs on a journey clock (contract.ts `JourneyClock`) that maps
- * its whole span onto about a minute and a half of real time. Workflow tasks land some
- * milliseconds late, which the clock magnifies into minutes of journey time: paths, outcomes,
- * node counts and record counts must match exactly, send times within a tolerance. The exact
- * times and the workflow's exact commands are what the offline replay suite (test/temporal) checks.
+ * its whole span onto about a minute and a half of real time, all scenarios at once. In clock
+ * mode the workflow steps at the time each input belongs to (a timer's deadline, an event's
+ * timestamp; decision 0508), so task latency does not shift decisions; it can still reorder an
+ * event and a deadline that lie closer together than the magnified latency. Paths, outcomes, node
+ * counts and record counts must match exactly, send times within a tolerance. The exact times and
+ * the workflow's exact commands are what the offline replay suite (test/temporal) checks.
  */
 
 const address = process.env.TEMPORAL_ADDRESS;
 if (!address) {
   console.log(
-    "[live] TEMPORAL_ADDRESS is not set: the live Temporal suite is skipped. Start a server (`temporal server start-dev`) and run `TEMPORAL_ADDRESS=localhost:7233 npm run test:live`.",
+    "[live] TEMPORAL_ADDRESS is not set: the Temporal scenario suite is skipped. `npm test` starts a server when Go is installed; by hand: `scripts/temporal-server.sh start`, then `TEMPORAL_ADDRESS=<printed address> npm run test:live`.",
   );
 }
 
@@ -69,7 +72,17 @@ interface Observed {
 }
 
 async function runLive(scenario: Scenario, shared: Shared): Promise<Observed> {
-  const { db } = shared;
+  // Every engine runs the schedules of every workspace in its database: a schedule scenario gets a
+  // database of its own, or another scenario's engine (other clock, task queue and users) would run it.
+  const ownDb = scenario.document.nodes.some((n) => (n.config as { source?: string }).source === "schedule") ? await createTestDb() : null;
+  try {
+    return await runOn(ownDb ?? shared.db, scenario, shared);
+  } finally {
+    await ownDb?.drop();
+  }
+}
+
+async function runOn(db: TestDb, scenario: Scenario, shared: Shared): Promise<Observed> {
   const start = ms(scenario.start);
   const until = ms(scenario.until);
   const clock: JourneyClock = { origin: start, realOrigin: Date.now() + 3_000, rate: Math.max(1, (until - start) / REAL_SPAN_MS) };
@@ -191,6 +204,9 @@ async function runLive(scenario: Scenario, shared: Shared): Promise<Observed> {
     const first = await publishJourney(db.db, actor, { journeyId });
     if (!first.ok) throw new Error("scenario journey does not compile");
     await programId(first.versionId);
+    // Journey time starts once the worker and the journey are ready: a slow setup (16 scenarios
+    // share two cores) would otherwise eat into the first hours of the scenario.
+    clock.realOrigin = Date.now() + 1_000;
     await waitFor(start);
     await engine.start();
 

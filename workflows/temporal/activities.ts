@@ -46,7 +46,9 @@ export interface ActivityDeps {
 
 export function createActivities(deps: ActivityDeps): JourneyActivities {
   const cache = new ProgramCache();
-  const now = deps.now ?? Date.now;
+  const clockNow = deps.now ?? Date.now;
+  // Clock mode: the workflow hands its journey time in (decision 0508).
+  const requestNow = (request: { now?: number }) => request.now ?? clockNow();
   const execute = deps.executeAction ?? executeNode;
   const loadProgram =
     deps.loadProgram ??
@@ -71,7 +73,7 @@ export function createActivities(deps: ActivityDeps): JourneyActivities {
     const verify = request.verify;
     if (!verify || !program) return null;
     const fresh = step(program, verify.before, timerInput(verify.now, user));
-    return stepDigest(fresh) === verify.digest ? null : { stale: true, now: now(), user };
+    return stepDigest(fresh) === verify.digest ? null : { stale: true, now: requestNow(request), user };
   }
 
   /**
@@ -108,13 +110,13 @@ export function createActivities(deps: ActivityDeps): JourneyActivities {
         journey: { id: instance.journeyId, name: program?.name ?? "" },
         idempotencyKey: command.idempotencyKey,
         attempt: command.attempt,
-        now: now(),
+        now: requestNow(request),
         services: deps.actionServices(instance.workspaceId),
       };
       const result = await execute(command.nodeType, ctx, command.config);
       // Profile-changing nodes (Update user) must be seen by the very next step.
       const user = await currentUser(instance);
-      const at = now();
+      const at = requestNow(request);
       const next = precommit(program, request.state, { type: "actionResult", now: at, user, runId: command.runId, result });
       await storeProgress(deps.db, { instance, pending: request.records, state: request.state, replace: request.replace, precommitted: next.records, next: next.state, now: at });
       return { now: at, user, result, ...(next.commit ? { commit: next.commit } : {}) };
@@ -126,7 +128,7 @@ export function createActivities(deps: ActivityDeps): JourneyActivities {
       const user = await currentUser(instance);
       const stale = recheck(request, program, user);
       if (stale) return stale;
-      const at = now();
+      const at = requestNow(request);
       const facts = await loadFacts(deps.db, [
         { instanceId: instance.instanceId, workspaceId: instance.workspaceId, userId: instance.userId, config: command.config, now: at, user, unsaved: request.records },
       ]);
@@ -142,7 +144,7 @@ export function createActivities(deps: ActivityDeps): JourneyActivities {
       const user = await currentUser(instance);
       const stale = recheck(request, program, user);
       if (stale) return stale;
-      const at = now();
+      const at = requestNow(request);
       await storeProgress(deps.db, { instance, pending: request.records, state: request.state, replace: request.replace, precommitted: [], next: request.state, now: at });
       return { now: at, user };
     },

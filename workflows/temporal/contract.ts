@@ -57,6 +57,8 @@ export interface Resume {
   committedSeq: number;
   /** Recent event message ids, so a redelivered signal is still ignored after the hand-over. */
   seen: string[];
+  /** Clock mode: journey time of the last input (see the workflow's `inputTime`). */
+  pinnedNow?: number;
 }
 
 /**
@@ -97,6 +99,8 @@ export interface EventSignal {
   event: JourneyEvent;
   /** The profile when the event was routed. */
   user: UserSnapshot;
+  /** Clock mode only: the journey time the event happened at, which the workflow steps at. */
+  at?: number;
 }
 
 /** Sent with signal-with-start; identical for every attempt of one entry. */
@@ -119,6 +123,8 @@ interface ActivityRequestBase {
   verify?: VerifyStep;
   /** Replace stored records of the same seq (a pre-commit digest did not match). */
   replace?: boolean;
+  /** Clock mode only: the workflow's journey time, which the activity acts at. */
+  now?: number;
 }
 
 export type RunCommand = Extract<Command, { type: "run" }>;

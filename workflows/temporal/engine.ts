@@ -179,7 +179,9 @@ class Engine implements TemporalEngine {
         if (!routingMatchers(program, row.state, now).some((m) => m.event === event.name && matchesFilters(event.properties, m.filters))) continue;
         const user = users.get(userKey(workspaceId, row.userId))!;
         const list = byInstance.get(row.id) ?? [];
-        list.push({ row, program, signal: { messageId: incoming.messageId, event, user } });
+        // Clock mode: the workflow steps at the event's own journey time (decision 0508).
+        const at = this.options.clock ? { at: incoming.timestamp } : {};
+        list.push({ row, program, signal: { messageId: incoming.messageId, event, user, ...at } });
         byInstance.set(row.id, list);
       }
     }
@@ -265,32 +267,34 @@ class Engine implements TemporalEngine {
       const counts: Array<{ journeyId: string; versionId: string; at: number; outcome: string }> = [];
       for (const [i, m] of matched.entries()) {
         const candidate = candidates[i];
+        // Clock mode: an entry happens at its event's journey time, as its later steps do (decision 0508).
+        const at = this.options.clock ? m.incoming.timestamp : now;
         const user = users.get(userKey(workspaceId, m.incoming.userId))!;
-        const decision = gate.decide(candidate, now);
+        const decision = gate.decide(candidate, at);
         if (decision.kind === "duplicate") {
           repairs.push({ candidate, user });
           continue;
         }
         if (decision.kind === "rejected") {
-          counts.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, at: now, outcome: decision.reason });
+          counts.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, at, outcome: decision.reason });
           results.set(m.incoming.messageId, { entered: false, reason: decision.reason });
-          decisions.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, userId: candidate.userId, at: now, entered: false, reason: decision.reason });
+          decisions.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, userId: candidate.userId, at, entered: false, reason: decision.reason });
           continue;
         }
         const instance: InstanceRef = { workspaceId, journeyId: candidate.journeyId, versionId: candidate.versionId, instanceId: uuidv7(), userId: candidate.userId };
         const withEvent = only ? only.withEvent : true;
-        const entry = { now, user, ...(withEvent ? { event: m.event } : {}) };
+        const entry = { now: at, user, ...(withEvent ? { event: m.event } : {}) };
         const workspaceTimezone = this.zones.get(workspaceId);
         // The entry step is stored with the row (pre-commit): the workflow's first task then
         // costs no activity, and an instance that ends at once needs no workflow at all.
         const result = entryStep(candidate.program, instance, workspaceTimezone, entry);
         const records = recordsOf(result.commands);
-        await insertInstance(tx, { instance, entryKey: candidate.entryKey, state: result.state, records, enteredAt: now });
-        counts.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, at: now, outcome: "entered" });
+        await insertInstance(tx, { instance, entryKey: candidate.entryKey, state: result.state, records, enteredAt: at });
+        counts.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, at, outcome: "entered" });
         // The gate only reads whether that entry is still active.
-        gate.entered(candidate, { state: result.state } as unknown as Inst, now);
+        gate.entered(candidate, { state: result.state } as unknown as Inst, at);
         results.set(m.incoming.messageId, { entered: true, instanceId: instance.instanceId });
-        decisions.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, userId: candidate.userId, at: now, entered: true, instanceId: instance.instanceId });
+        decisions.push({ journeyId: candidate.journeyId, versionId: candidate.versionId, userId: candidate.userId, at, entered: true, instanceId: instance.instanceId });
         if (result.state.status === "active") {
           const commit = commitOf(records);
           starts.push({

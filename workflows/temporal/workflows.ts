@@ -93,9 +93,12 @@ class JourneyRun {
   private readonly inbox: EventSignal[] = [];
   private readonly seen: string[];
   private timer: Deadline | null = null;
+  /** Journey time of the latest input (clock mode only; see `inputTime`). */
+  private pinned: number;
 
   constructor(private readonly input: JourneyWorkflowInput) {
     this.state = input.resume?.state ?? null;
+    this.pinned = input.resume?.pinnedNow ?? input.entry.now;
     this.user = input.resume?.user ?? input.entry.user;
     this.committedSeq = input.resume?.committedSeq ?? 0;
     this.seen = input.resume?.seen ?? (input.entry.event?.id ? [input.entry.event.id] : []);
@@ -136,7 +139,7 @@ class JourneyRun {
       if (this.inbox.length === 0 && this.historyIsLong()) {
         await continueAsNew<typeof journeyWorkflow>({
           ...this.input,
-          resume: { state, user: this.user, committedSeq: this.committedSeq, seen: [...this.seen] },
+          resume: { state, user: this.user, committedSeq: this.committedSeq, seen: [...this.seen], ...(this.input.clock ? { pinnedNow: this.pinned } : {}) },
         });
       }
       commands = await this.wake();
@@ -160,9 +163,9 @@ class JourneyRun {
     if (this.inbox.length > 0) {
       const signal = this.inbox.shift()!;
       this.user = signal.user;
-      return this.apply({ type: "event", now: this.now(), user: signal.user, event: signal.event });
+      return this.apply({ type: "event", now: this.inputTime(signal.at), user: signal.user, event: signal.event });
     }
-    return this.apply(timerInput(this.now(), this.user), true);
+    return this.apply(timerInput(this.inputTime(this.timer?.until), this.user), true);
   }
 
   private apply(input: Input, staleProfile = false): Command[] {
@@ -214,6 +217,8 @@ class JourneyRun {
       records: this.pending,
       ...(this.unverified ? { verify: this.unverified } : {}),
       ...(this.replace ? { replace: true } : {}),
+      // Clock mode: the activity acts at the workflow's journey time, not its own magnified one.
+      ...(this.input.clock ? { now: this.pinned } : {}),
     };
   }
 
@@ -229,10 +234,10 @@ class JourneyRun {
       // of a result this workflow never sees: the next store replaces them.
       this.replace = true;
       const reason = error.cause?.message ?? error.message;
-      return this.apply({ type: "actionResult", now: this.now(), user: this.user, runId: command.runId, result: { retry: { reason } } });
+      return this.apply({ type: "actionResult", now: this.inputTime(), user: this.user, runId: command.runId, result: { retry: { reason } } });
     }
     if (outcome.stale) return this.restep(outcome);
-    this.settled(outcome.user);
+    this.settled(outcome.user, outcome.now);
     return this.applyCommitted(
       { type: "actionResult", now: outcome.now, user: outcome.user, runId: command.runId, result: outcome.result },
       outcome.commit,
@@ -243,7 +248,7 @@ class JourneyRun {
     await this.disarmTimer();
     const outcome = await bookkeeping.evaluateCondition({ ...this.base(), state: this.state!, command });
     if (outcome.stale) return this.restep(outcome);
-    this.settled(outcome.user);
+    this.settled(outcome.user, outcome.now);
     return this.applyCommitted(
       { type: "evaluation", now: outcome.now, user: outcome.user, nodeId: command.nodeId, output: outcome.output },
       outcome.commit,
@@ -255,11 +260,12 @@ class JourneyRun {
     await this.disarmTimer();
     const outcome = await bookkeeping.recordProgress({ ...this.base(), state: this.state! });
     if (outcome.stale) return this.restep(outcome);
-    this.settled(outcome.user);
+    this.settled(outcome.user, outcome.now);
     return null;
   }
 
-  private settled(user: UserSnapshot): void {
+  private settled(user: UserSnapshot, now: number): void {
+    if (this.input.clock) this.pinned = Math.max(this.pinned, now);
     this.committedSeq = Math.max(this.committedSeq, ...this.pending.map((r) => r.seq));
     this.pending = [];
     this.replace = false;
@@ -316,6 +322,18 @@ class JourneyRun {
   /** Journey time: Temporal's deterministic workflow clock, through the input's clock if any. */
   private now(): number {
     return journeyTime(this.input.clock, Date.now());
+  }
+
+  /**
+   * The `now` of an interpreter input. Production: Temporal's clock. Clock mode (live suites,
+   * benchmarks): the time the input belongs to — a timer's deadline, an event's routing time —
+   * never earlier than the last input's, so task latency magnified by the clock's rate neither
+   * shifts decisions nor accumulates from wait to wait (decision 0508).
+   */
+  private inputTime(at?: number): number {
+    if (!this.input.clock) return Date.now();
+    this.pinned = Math.max(this.pinned, at ?? this.now());
+    return this.pinned;
   }
 
   private historyIsLong(): boolean {
