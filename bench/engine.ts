@@ -20,48 +20,23 @@
  * default 1, each with its own limits; prints the median ratio). Creates and drops its own
  * databases (BENCH_KEEP=1 keeps them, to look at the tables afterwards).
  */
-import { randomBytes, randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { cpus, loadavg } from "node:os";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
 import { createJourney, publishJourney } from "../app/lib/journeys.server";
-import { migrate, openDatabase, type Database } from "../db/client";
+import type { Database } from "../db/client";
 import { fareNoticeJourney, winBackJourney } from "../workflows/demo-journeys";
-import { arr, iso, rows } from "../workflows/embedded/db.server";
+import { iso, rows } from "../workflows/embedded/db.server";
 import { createEmbeddedEngine } from "../workflows/embedded/engine.server";
-import type { IncomingEvent } from "../workflows/engine";
+import { cpuTicks, DAY, embeddedWinBack, fmt, percentile, postgresCpu, seconds, withDatabase } from "./winback";
 
-const BASE_URL = process.env.DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const USERS = Number(process.env.BENCH_USERS ?? 100_000);
 const IDLE_INSTANCES = Number(process.env.BENCH_IDLE_INSTANCES ?? 1_000_000);
 const LANES = Number(process.env.BENCH_LANES ?? 3);
 /** Win-back rounds, each on a fresh database between its own limit measurements; the median ratio is printed. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
 const PARTS = new Set((process.env.BENCH_PARTS ?? "limits,latency,winback,idle").split(",").map((p) => p.trim()));
-const HOUR = 3_600_000;
-const DAY = 24 * HOUR;
-
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
-
-async function withDatabase<T>(body: (database: Database, url: string) => Promise<T>): Promise<T> {
-  const name = `waypost_bench_${Date.now().toString(36)}_${randomBytes(3).toString("hex")}`;
-  const admin = postgres(BASE_URL, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}"`);
-  const url = new URL(BASE_URL);
-  url.pathname = `/${name}`;
-  const database = await openDatabase({ url: url.toString(), maxConnections: 10 });
-  try {
-    await migrate(database);
-    return await body(database, url.toString());
-  } finally {
-    await database.close();
-    if (process.env.BENCH_KEEP) console.log(`kept database ${name} (BENCH_KEEP)`);
-    else await admin.unsafe(`drop database if exists "${name}" with (force)`);
-    await admin.end();
-  }
-}
 
 // ------------------------------------------------------------------ 1. PostgreSQL limits
 
@@ -125,144 +100,6 @@ async function postgresLimits(url: string, dbName: string): Promise<Limits> {
   return { single: single.rate, batched: batched.rate, batchedCpuMicros: batched.cpuMicros, load };
 }
 
-/** CPU seconds used by the database's server processes since the call (Linux /proc, same host). */
-async function postgresCpu(dbName: string): Promise<() => Promise<number>> {
-  const admin = postgres(BASE_URL, { max: 1, onnotice: () => {} });
-  const pids = async () => (await admin<{ pid: number }[]>`select pid from pg_stat_activity where datname = ${dbName}`).map((r) => Number(r.pid));
-  const before = new Map((await pids()).map((pid) => [pid, cpuTicks(pid)]));
-  return async () => {
-    const now = await pids();
-    // Backends that started during the measurement count from zero.
-    const ticks = now.reduce((sum, pid) => sum + cpuTicks(pid) - (before.get(pid) ?? 0), 0);
-    await admin.end();
-    return ticks / 100; // USER_HZ
-  };
-}
-
-// ------------------------------------------------------------------ 2. win-back, 100k users
-
-interface WinBackResult {
-  nodeCpuMicros: number;
-  postgresCpuMicros: number;
-  load: number;
-  users: number;
-  steps: number;
-  elapsedMs: number;
-  entryMs: number;
-  actions: number;
-  finished: Record<string, number>;
-  orderLatency: { p50: number; p99: number };
-}
-
-async function winBack(database: Database, dbName: string): Promise<WinBackResult> {
-  const db = database.db;
-  const [workspace] = await rows<{ id: string }>(db, sql`insert into workspaces (name, timezone) values ('bench', 'Asia/Shanghai') returning id`);
-  const created = await createJourney(db, { workspaceId: workspace.id }, { name: "win-back", document: winBackJourney() });
-  const published = await publishJourney(db, { workspaceId: workspace.id }, { journeyId: created.id });
-  if (!published.ok) throw new Error("win-back does not compile");
-  const ids = Array.from({ length: USERS }, (_, i) => `u${String(i).padStart(6, "0")}`);
-  for (let i = 0; i < ids.length; i += 10_000) {
-    const chunk = ids.slice(i, i + 10_000);
-    await rows(
-      db,
-      sql`insert into users (workspace_id, id, traits, timezone)
-          select ${workspace.id}::uuid, u, jsonb_build_object('name', '用户' || u), 'Asia/Shanghai' from unnest(${arr(chunk)}::text[]) as d(u)`,
-    );
-  }
-
-  // 09:00 in Shanghai: everyone waits for the 11:00 send hour.
-  const clock = { ms: Date.parse("2024-05-06T01:00:00.000Z") };
-  const engine = createEmbeddedEngine({ db, now: () => new Date(clock.ms), database }, { batchSize: 500, lanes: LANES });
-  const pg = await postgresCpu(dbName);
-  const cpu = process.cpuUsage();
-  const loads: number[] = [];
-  const sampler = setInterval(() => loads.push(loadavg()[0]), 5000);
-  const started = Date.now();
-  const entries: IncomingEvent[] = ids.map((userId) => ({
-    workspaceId: workspace.id,
-    userId,
-    messageId: `seg-${userId}`,
-    name: "$segment.entered",
-    properties: { segment: "churned_buyers" },
-    timestamp: clock.ms,
-  }));
-  // Segment entries arrive as concurrent calls of 500, as ingestion requests and the segment
-  // evaluator make them; the engine spreads them over its LANES event queues.
-  await parallelChunks(entries, 500, 2 * LANES, (chunk) => engine.handleEvents(chunk));
-  const entryMs = Date.now() - started;
-
-  // 20% of the treated users order the day after the push; the rest time out and get the email.
-  const buyers = ids.filter((_, i) => i % 5 === 0);
-  const orderLatencies: number[] = [];
-  let ordersSent = false;
-  for (;;) {
-    const due = await engine.nextDueAt();
-    if (!ordersSent && (due === null || due > Date.parse("2024-05-07T02:00:00.000Z"))) {
-      clock.ms = Date.parse("2024-05-07T02:00:00.000Z");
-      const orders = buyers.map((userId) => ({
-        workspaceId: workspace.id,
-        userId,
-        messageId: `order-${userId}`,
-        name: "order_completed",
-        properties: { amount: 88 },
-        timestamp: clock.ms,
-      }));
-      await parallelChunks(orders, 500, LANES, async (chunk) => {
-        const t = performance.now();
-        await engine.handleEvents(chunk);
-        // Every event of the chunk is committed (goal reached, journey ended) when the call returns.
-        const latency = performance.now() - t;
-        for (let i = 0; i < chunk.length; i++) orderLatencies.push(latency);
-      });
-      ordersSent = true;
-      continue;
-    }
-    if (due === null || due > Date.parse("2024-05-20T00:00:00.000Z")) break;
-    clock.ms = Math.max(clock.ms, due);
-    await engine.runUntilIdle({ lanes: LANES });
-  }
-  const elapsedMs = Date.now() - started;
-  clearInterval(sampler);
-  const nodeCpu = process.cpuUsage(cpu);
-  const postgresSeconds = await pg();
-  const steps = engine.stats().steps;
-  const finished = await rows<{ reason: string | null; n: number | string }>(
-    db,
-    sql`select coalesce(reason, 'inside') as reason, count(*) as n from journey_instances where journey_id = ${created.id}::uuid group by 1 order by 1`,
-  );
-  orderLatencies.sort((a, b) => a - b);
-  return {
-    nodeCpuMicros: ((nodeCpu.user + nodeCpu.system) / steps),
-    postgresCpuMicros: (postgresSeconds / steps) * 1e6,
-    load: loads.length ? loads.reduce((a, b) => a + b, 0) / loads.length : loadavg()[0],
-    users: USERS,
-    steps,
-    elapsedMs,
-    entryMs,
-    actions: engine.stats().actions,
-    finished: Object.fromEntries(finished.map((f) => [f.reason ?? "inside", Number(f.n)])),
-    orderLatency: { p50: percentile(orderLatencies, 0.5), p99: percentile(orderLatencies, 0.99) },
-  };
-}
-
-async function parallelChunks<T>(items: T[], size: number, lanes: number, fn: (chunk: T[]) => Promise<void>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: lanes }, async () => {
-      while (next < items.length) {
-        const chunk = items.slice(next, next + size);
-        next += size;
-        await fn(chunk);
-      }
-    }),
-  );
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
-}
-
 // ------------------------------------------------------------------ 3. event → action latency
 
 async function eventToAction(database: Database, events: number, rate: number): Promise<{ events: number; rate: number; p50: number; p99: number; max: number }> {
@@ -304,15 +141,6 @@ async function eventToAction(database: Database, events: number, rate: number): 
 }
 
 // ------------------------------------------------------------------ 4. idle CPU, 1M waiting
-
-function cpuTicks(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return Number(fields[11]) + Number(fields[12]); // utime + stime, after the "(comm) " part
-  } catch {
-    return 0;
-  }
-}
 
 async function idleCpu(database: Database, dbName: string): Promise<{ instances: number; workerCpu: number; postgresCpu: number; seconds: number }> {
   const db = database.db;
@@ -363,7 +191,7 @@ async function idleCpu(database: Database, dbName: string): Promise<{ instances:
 /** Part 3 on a database whose limits (part 1) were measured just before: prints and returns the ratio. */
 async function winBackRound(database: Database, url: string, before: Limits | null, round: string): Promise<number | null> {
   const dbName = new URL(url).pathname.slice(1);
-  const wb = await winBack(database, dbName);
+  const wb = await embeddedWinBack(database, dbName, { users: USERS, lanes: LANES });
   const stepsPerSecond = wb.steps / (wb.elapsedMs / 1000);
   console.log(`\n3. Win-back journey${round}, ${fmt(wb.users)} users, virtual clock, ${LANES} lanes (load average ${wb.load.toFixed(1)})`);
   console.log(`   ${fmt(wb.steps)} user-steps and ${fmt(wb.actions)} side effects in ${seconds(wb.elapsedMs)} (entries: ${seconds(wb.entryMs)})`);
