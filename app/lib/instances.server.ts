@@ -30,6 +30,8 @@ export interface InstanceListItem {
   journeyId: string;
   journeyName: string;
   journeyStatus: string;
+  /** Paused with "hold": its users inside are held where they are. */
+  journeyHeld: boolean;
   versionId: string;
   version: number;
   userId: string;
@@ -86,6 +88,7 @@ type ListRow = {
   journey_id: string;
   journey_name: string;
   journey_status: string;
+  journey_held: boolean;
   version_id: string;
   version: number;
   user_id: string;
@@ -101,20 +104,25 @@ type ListRow = {
 const ts = (column: SQL) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /** Newest entries first; keyset on (entered_at, id), so deep pages cost the same as the first. */
-export async function listInstances(db: Db, workspaceId: string, filter: InstanceFilter = {}): Promise<{ items: InstanceListItem[]; next: string | null }> {
-  const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
+function filterConditions(workspaceId: string, filter: InstanceFilter): SQL[] {
   const where: SQL[] = [sql`i.workspace_id = ${workspaceId}::uuid`];
   if (filter.journeyId) where.push(sql`i.journey_id = ${filter.journeyId}::uuid`);
   if (filter.versionId) where.push(sql`i.version_id = ${filter.versionId}::uuid`);
   if (filter.nodeId) where.push(sql`i.node_id = ${filter.nodeId}`);
   if (filter.userId) where.push(sql`i.user_id = ${filter.userId}`);
   if (filter.status) where.push(viewCondition(filter.status));
+  return where;
+}
+
+export async function listInstances(db: Db, workspaceId: string, filter: InstanceFilter = {}): Promise<{ items: InstanceListItem[]; next: string | null }> {
+  const limit = Math.min(Math.max(filter.limit ?? 50, 1), 200);
+  const where = filterConditions(workspaceId, filter);
   const cursor = filter.after ? decodeCursor(filter.after) : null;
   // Compared as microsecond text-free timestamps: the cursor carries the exact stored value.
   if (cursor) where.push(sql`(i.entered_at, i.id) < (${cursor[0]}::timestamptz, ${cursor[1]}::uuid)`);
   const found = await query<ListRow>(
     db,
-    sql`select i.id, i.journey_id, j.name as journey_name, j.status as journey_status, i.version_id, coalesce(v.version, 0) as version,
+    sql`select i.id, i.journey_id, j.name as journey_name, j.status as journey_status, j.held as journey_held, i.version_id, coalesce(v.version, 0) as version,
                i.user_id, ${VIEW_SQL} as view, i.reason, i.node_id, ${ts(sql`i.wake_at`)} as wake_at,
                ${ts(sql`i.entered_at`)} as entered_at, ${ts(sql`i.updated_at`)} as updated_at, i.state ->> 'driver' as driver
         from journey_instances i
@@ -132,12 +140,43 @@ export async function listInstances(db: Db, workspaceId: string, filter: Instanc
   };
 }
 
+/** The list's filter without paging: what a bulk action applies to. */
+export type InstanceSelection = Omit<InstanceFilter, "after" | "limit">;
+
+/**
+ * The instances a bulk cancel with this filter would end now: those inside a journey (active),
+ * by engine. The same conditions as the list, so the count in the confirmation is the list's.
+ */
+export async function cancellableInstances(db: Db, workspaceId: string, filter: InstanceSelection): Promise<{ embedded: string[]; temporal: string[] }> {
+  const found = await query<{ id: string; driver: string | null }>(
+    db,
+    sql`select i.id, i.state ->> 'driver' as driver from journey_instances i
+        where ${sql.join([...filterConditions(workspaceId, filter), sql`i.status = 'active'`], sql` and `)}
+        order by i.id`,
+  );
+  return {
+    embedded: found.filter((r) => r.driver !== "temporal").map((r) => r.id),
+    temporal: found.filter((r) => r.driver === "temporal").map((r) => r.id),
+  };
+}
+
+/** Which engine drives an instance of the workspace (null: no such instance). */
+export async function instanceEngine(db: Db, workspaceId: string, instanceId: string): Promise<"embedded" | "temporal" | null> {
+  const [row] = await query<{ driver: string | null }>(
+    db,
+    sql`select state ->> 'driver' as driver from journey_instances where id = ${instanceId}::uuid and workspace_id = ${workspaceId}::uuid`,
+  );
+  if (!row) return null;
+  return row.driver === "temporal" ? "temporal" : "embedded";
+}
+
 function toItem(r: ListRow): InstanceListItem {
   return {
     id: r.id,
     journeyId: r.journey_id,
     journeyName: r.journey_name,
     journeyStatus: r.journey_status,
+    journeyHeld: r.journey_held,
     versionId: r.version_id,
     version: Number(r.version),
     userId: r.user_id,
@@ -213,7 +252,7 @@ export interface InstanceDetail extends InstanceListItem {
 export async function getInstance(db: Db, workspaceId: string, instanceId: string): Promise<InstanceDetail | null> {
   const [row] = await query<ListRow & { state: InstanceState & { driver?: string }; awaiting: string[]; holdout: boolean; completed_at: string | null; program: JourneyProgram | null }>(
     db,
-    sql`select i.id, i.journey_id, j.name as journey_name, j.status as journey_status, i.version_id, coalesce(v.version, 0) as version,
+    sql`select i.id, i.journey_id, j.name as journey_name, j.status as journey_status, j.held as journey_held, i.version_id, coalesce(v.version, 0) as version,
                i.user_id, ${VIEW_SQL} as view, i.reason, i.node_id, ${ts(sql`i.wake_at`)} as wake_at,
                ${ts(sql`i.entered_at`)} as entered_at, ${ts(sql`i.updated_at`)} as updated_at, i.state ->> 'driver' as driver,
                i.state, i.awaiting, i.holdout, ${ts(sql`i.completed_at`)} as completed_at, v.program
@@ -261,9 +300,8 @@ export async function getInstance(db: Db, workspaceId: string, instanceId: strin
       attempt: "attempt" in block ? block.attempt : null,
     };
   }
-  const embedded = row.driver !== "temporal";
   const actionNodes = new Set(program ? Object.values(program.nodes).filter((n) => n.role === "action").map((n) => n.id) : []);
-  const failed = embedded ? await findFailedStep(db, instanceId, state, actionNodes) : null;
+  const failed = await findFailedStep(db, instanceId, state, actionNodes);
   return {
     ...toItem(row),
     holdout: row.holdout,
@@ -282,11 +320,10 @@ export async function getInstance(db: Db, workspaceId: string, instanceId: strin
     })),
     operatorActions: audits.map((a) => ({ action: a.action, at: a.at, by: a.email })),
     wait,
-    // Temporal-driven instances show the actions; the server answers that they are not supported there yet.
     actions: {
       cancel: state.status === "active",
       skipWait: Boolean(block && (block.kind === "sleep" || block.kind === "event") && block.until !== null),
-      retry: embedded ? failed !== null : state.status === "completed" && state.reason === "failed",
+      retry: failed !== null,
     },
     failedStep: failed ? { nodeId: failed.nodeId, reason: failed.reason } : null,
     messages: messages.map((m) => ({ id: m.id, nodeId: m.node_id, channel: m.channel, state: m.state, failureReason: m.failure_reason, createdAt: m.created_at })),

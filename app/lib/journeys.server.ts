@@ -3,6 +3,8 @@ import type { Db } from "../../db/client";
 import { journeys, journeyVersions, operators, type JourneyStatus } from "../../db/schema";
 import { JOURNEY_SCHEMA_VERSION, parseJourneyDocument, type DocumentError, type JourneyDocument } from "../../workflows/document";
 import { compileJourney, type CompileError, type JourneyProgram } from "../../workflows/program";
+import { rows, transaction } from "../../workflows/embedded/db.server";
+import { setEmbeddedHold } from "../../workflows/embedded/operations.server";
 import { recordAudit } from "./accounts.server";
 
 /**
@@ -230,11 +232,42 @@ export async function publishJourney(db: Db, actor: Actor, input: { journeyId: s
 }
 
 /** Paused journeys admit no new users; users inside keep running. Resume makes it live again. */
-export async function setJourneyStatus(db: Db, actor: Actor, journeyId: string, status: "live" | "paused" | "archived"): Promise<void> {
+/**
+ * What pausing does to the users already inside: `keep_running` (paused journeys only admit
+ * nobody new) or `hold` (they stop where they are until resumed; decision 0515).
+ */
+export const pauseChoices = ["keep_running", "hold"] as const;
+export type PauseChoice = (typeof pauseChoices)[number];
+
+/**
+ * Changes a journey's status, and whether its users inside are held, in one transaction with the
+ * audit entry (a pause names its choice). The embedded engine's instances are held or released
+ * in that transaction; `holdChanged` tells the caller to do the same for Temporal-driven ones.
+ */
+export async function setJourneyStatus(
+  db: Db,
+  actor: Actor,
+  journeyId: string,
+  status: "live" | "paused" | "archived",
+  options: { inside?: PauseChoice } = {},
+): Promise<{ held: boolean; holdChanged: boolean }> {
   const journey = await requireJourney(db, actor.workspaceId, journeyId);
   if (status === "live" && !journey.liveVersionId) throw new NothingToPublishError();
-  await db.update(journeys).set({ status, updatedAt: new Date(), updatedBy: actor.operatorId ?? null }).where(eq(journeys.id, journeyId));
-  await recordAudit(db, { ...actor, action: `journey.${status === "live" ? "resumed" : status}`, target: journeyId });
+  const inside = options.inside ?? "keep_running";
+  const held = status === "paused" && inside === "hold";
+  return transaction(db, async (tx) => {
+    const [before] = await rows<{ held: boolean }>(tx, sql`select held from journeys where id = ${journeyId}::uuid for update`);
+    const holdChanged = before.held !== held;
+    if (holdChanged) await setEmbeddedHold(tx, journeyId, held, Date.now());
+    await rows(tx, sql`update journeys set status = ${status}, updated_at = now(), updated_by = ${actor.operatorId ?? null} where id = ${journeyId}::uuid`);
+    await recordAudit(tx as unknown as Db, {
+      ...actor,
+      action: `journey.${status === "live" ? "resumed" : status}`,
+      target: journeyId,
+      ...(status === "paused" ? { details: { inside } } : {}),
+    });
+    return { held, holdChanged };
+  });
 }
 
 export async function renameJourney(db: Db, actor: Actor, journeyId: string, name: string): Promise<void> {

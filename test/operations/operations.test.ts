@@ -11,7 +11,9 @@ import { executeNode } from "../../nodes/registry.server";
 import { buildJourney } from "../../workflows/builder";
 import { rows } from "../../workflows/embedded/db.server";
 import { cancelInstance, InstanceOperationError, retryFailedStep, skipWait, type OperationServices } from "../../workflows/embedded/operations.server";
+import { createTemporalEngine } from "../../workflows/temporal/engine";
 import { createTestDb, testDatabaseKind, type TestDb } from "../support/db";
+import { RecordingGateway } from "../temporal/support";
 import { createHarness, type EngineHarness } from "../engine/support";
 
 const T0 = Date.parse("2024-05-06T00:00:00.000Z");
@@ -56,6 +58,25 @@ async function enter(h: EngineHarness, userId: string, journeyId?: string): Prom
 
 function ops(h: EngineHarness): OperationServices {
   return { db: h.db.db, now: h.clock.now, database: { kind: h.db.kind } };
+}
+
+function appServices(h: EngineHarness): AppServices {
+  return {
+    config: loadConfig({ WAYPOST_LOG_LEVEL: "silent", NODE_ENV: "test" }),
+    database: h.db,
+    db: h.db.db,
+    log: createLogger("silent"),
+    now: h.clock.now,
+  };
+}
+
+/** tRPC callers as an admin and a marketer of the harness's workspace. */
+async function callers(h: EngineHarness, tag: string) {
+  const make = async (role: "admin" | "marketer") => {
+    const operator = await createOperator(h.db.db, { workspaceId: h.workspaceId, email: `${role}-${tag}-${h.workspaceId}@example.com`, role, password: `${role}-password-1` });
+    return createCallerFactory(appRouter)({ services: appServices(h), session: { operatorId: operator.id, workspaceId: h.workspaceId, email: "x@example.com", name: "x", role, locale: null } });
+  };
+  return { admin: await make("admin"), marketer: await make("marketer") };
 }
 
 async function drain(h: EngineHarness): Promise<void> {
@@ -181,19 +202,126 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
     }
   });
 
-  it("Temporal-driven instances are refused with temporal_unsupported and left as they were", async () => {
+  it("a Temporal-driven instance goes to the Temporal engine: cancelled there (in the database when its workflow never started), other actions refused as busy", async () => {
     const h = await createHarness({ db, start: T0 });
     try {
-      await h.publish(waitThenPush());
+      const { journeyId } = await h.publish(waitThenPush());
       const id = await enter(h, "on-temporal");
       await rows(h.db.db, sql`update journey_instances set state = state || '{"driver":"temporal"}'::jsonb where id = ${id}::uuid`);
-      for (const op of [cancelInstance, skipWait, retryFailedStep]) {
-        await expect(op(ops(h), { workspaceId: h.workspaceId }, id)).rejects.toMatchObject({ code: "temporal_unsupported" });
-      }
-      const [inst] = await rows<{ status: string }>(h.db.db, sql`select status from journey_instances where id = ${id}::uuid`);
-      expect(inst.status).toBe("active");
+      // The embedded engine never touches it.
+      await expect(cancelInstance(ops(h), { workspaceId: h.workspaceId }, id)).rejects.toThrow(/Temporal engine/);
+      const gateway = new RecordingGateway();
+      const engine = createTemporalEngine({ db: h.db.db, now: h.clock.now, gateway });
+      const admin = await createOperator(h.db.db, { workspaceId: h.workspaceId, email: `t-${id}@example.com`, role: "admin", password: "admin-password-1" });
+      const asAdmin = createCallerFactory(appRouter)({ services: { ...appServices(h), engine }, session: { operatorId: admin.id, workspaceId: h.workspaceId, email: "x@example.com", name: "x", role: "admin", locale: null } });
+      await expect(asAdmin.operations.skipWait({ id })).rejects.toMatchObject({ code: "CONFLICT", message: "busy" });
+      expect(await asAdmin.operations.cancel({ id })).toMatchObject({ status: "completed", nodeId: "wait" });
+      expect(gateway.operations).toEqual([
+        { workflowId: id, action: { kind: "skipWait" } },
+        { workflowId: id, action: { kind: "cancel" } },
+      ]);
+      const [inst] = await rows<{ status: string; reason: string; driver: string }>(h.db.db, sql`select status, reason, state ->> 'driver' as driver from journey_instances where id = ${id}::uuid`);
+      expect(inst).toEqual({ status: "completed", reason: "cancelled", driver: "temporal" });
+      expect((await h.records(journeyId)).filter((r) => r.kind === "exit")).toEqual([expect.objectContaining({ reason: "cancelled", nodeId: "wait" })]);
+      expect(await count(h, sql`select count(*) as n from audit_log where target = ${id} and action = 'instance.cancelled' and details ->> 'engine' = 'temporal'`)).toBe(1);
       const page = await listInstances(h.db.db, h.workspaceId, {});
-      expect(page.items[0]).toMatchObject({ engine: "temporal", view: "waiting" });
+      expect(page.items[0]).toMatchObject({ engine: "temporal", view: "exited" });
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("bulk cancel by filter: the count first, then exactly those instances, one audit entry naming filter and count; the others still send", async () => {
+    const sends: string[] = [];
+    const h = await createHarness({ db, start: T0, engine: { onSandboxSend: (d) => sends.push(d.request.userId) } });
+    try {
+      const a = await h.publish(waitThenPush());
+      const b = await h.publish(waitThenPush());
+      for (const user of ["bulk-a1", "bulk-a2", "bulk-a3"]) await enter(h, user, a.journeyId);
+      for (const user of ["bulk-b1", "bulk-b2"]) await enter(h, user, b.journeyId);
+      const { admin, marketer } = await callers(h, "bulk");
+      await expect(marketer.operations.cancelMany({ journeyId: a.journeyId })).rejects.toMatchObject({ code: "FORBIDDEN" });
+      // Without a filter it would mean everything: refused.
+      await expect(admin.operations.cancelMany({})).rejects.toMatchObject({ code: "BAD_REQUEST" });
+      expect(await admin.operations.cancelCount({ journeyId: a.journeyId, status: "waiting" })).toEqual({ count: 3 });
+      expect(await admin.operations.cancelMany({ journeyId: a.journeyId, status: "waiting" })).toEqual({ cancelled: 3 });
+      expect(await admin.operations.cancelCount({ journeyId: a.journeyId })).toEqual({ count: 0 });
+      h.clock.advance(2 * HOUR);
+      await drain(h);
+      expect(sends.sort()).toEqual(["bulk-b1", "bulk-b2"]);
+      const exits = (await h.records(a.journeyId)).filter((r) => r.kind === "exit");
+      expect(exits).toHaveLength(3);
+      expect(exits.every((r) => (r as { reason?: string }).reason === "cancelled")).toBe(true);
+      const audits = await rows<{ action: string; details: { filter: Record<string, string>; count: number } }>(
+        h.db.db,
+        sql`select action, details from audit_log where workspace_id = ${h.workspaceId}::uuid and action like 'instance%'`,
+      );
+      expect(audits).toEqual([{ action: "instances.cancelled", details: { filter: { journeyId: a.journeyId, status: "waiting" }, count: 3 } }]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("pause with hold: due waits and pending sends stay put (a skipped wait too) until resume, then each runs exactly once; audited with the choice", async () => {
+    const sends: string[] = [];
+    const h = await createHarness({ db, start: T0, engine: { onSandboxSend: (d) => sends.push(d.request.userId) } });
+    try {
+      const { journeyId } = await h.publish(waitThenPush());
+      const h1 = await enter(h, "held-1");
+      const h2 = await enter(h, "held-2");
+      const { admin } = await callers(h, "hold");
+      expect(await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" })).toEqual({ held: true, holdChanged: true });
+      expect((await admin.operations.list({ journeyId })).items[0]).toMatchObject({ journeyStatus: "paused", journeyHeld: true });
+      h.clock.advance(2 * HOUR);
+      await drain(h);
+      await admin.operations.skipWait({ id: h2 });
+      await drain(h);
+      expect(sends).toEqual([]);
+      const states = async () => rows<{ user_id: string; node_id: string; status: string }>(h.db.db, sql`select user_id, node_id, status from journey_instances where id in (${h1}::uuid, ${h2}::uuid) order by user_id`);
+      // held-1 still waits at the wait; held-2's wait was skipped, its push is parked.
+      expect(await states()).toEqual([
+        { user_id: "held-1", node_id: "wait", status: "active" },
+        { user_id: "held-2", node_id: "push", status: "active" },
+      ]);
+      expect(await count(h, sql`select count(*) as n from journey_outbox where next_attempt_at = 'infinity'`)).toBe(1);
+
+      expect(await admin.operations.setJourneyStatus({ journeyId, status: "live" })).toEqual({ held: false, holdChanged: true });
+      await drain(h);
+      expect(sends.sort()).toEqual(["held-1", "held-2"]);
+      h.clock.advance(2 * HOUR);
+      await drain(h);
+      expect(sends).toHaveLength(2);
+      expect((await states()).map((s) => s.status)).toEqual(["completed", "completed"]);
+      const messages = (await h.records(journeyId)).filter((r) => r.kind === "message");
+      // What came due while held ran at resume, not at its old deadline.
+      expect(messages.map((m) => m.at)).toEqual([new Date(T0 + 2 * HOUR).toISOString(), new Date(T0 + 2 * HOUR).toISOString()]);
+      const audits = await rows<{ action: string; details: Record<string, unknown> }>(
+        h.db.db,
+        sql`select action, details from audit_log where target = ${journeyId} and action in ('journey.paused', 'journey.resumed') order by at, action`,
+      );
+      expect(audits.map((a) => [a.action, a.details])).toEqual([
+        ["journey.paused", { inside: "hold" }],
+        ["journey.resumed", {}],
+      ]);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it("pause with keep running: users inside go on (the wait ends and sends); only new users are kept out", async () => {
+    const sends: string[] = [];
+    const h = await createHarness({ db, start: T0, engine: { onSandboxSend: (d) => sends.push(d.request.userId) } });
+    try {
+      const { journeyId } = await h.publish(waitThenPush());
+      await enter(h, "kept-1");
+      const { admin } = await callers(h, "keep");
+      expect(await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "keep_running" })).toEqual({ held: false, holdChanged: false });
+      const entry = await h.engine.triggerJourney({ workspaceId: h.workspaceId, journeyId, userId: "kept-new" });
+      expect(entry.entered).toBe(false);
+      h.clock.advance(2 * HOUR);
+      await drain(h);
+      expect(sends).toEqual(["kept-1"]);
+      expect(await count(h, sql`select count(*) as n from audit_log where target = ${journeyId} and action = 'journey.paused' and details ->> 'inside' = 'keep_running'`)).toBe(1);
     } finally {
       await h.close();
     }

@@ -8,7 +8,7 @@ import { createUserUpdater } from "../../workflows/embedded/user-updates.server"
 import type { JourneyProgram } from "../../workflows/program";
 import type { SimUser } from "../../workflows/simulate";
 import type { StartOutcome, WorkflowGateway } from "../../workflows/temporal/client";
-import type { EnterSignal, EventSignal, JourneyWorkflowInput } from "../../workflows/temporal/contract";
+import type { EnterSignal, EventSignal, HoldSignal, JourneyWorkflowInput, OperatorAction } from "../../workflows/temporal/contract";
 import type { ObservedRecord } from "../scenarios/format";
 import { createTestDb, type TestDb } from "../support/db";
 
@@ -130,5 +130,26 @@ export class RecordingGateway implements WorkflowGateway {
     this.repairs.push({ input, signal });
     this.running.add(input.instance.instanceId);
     return "signalled";
+  }
+
+  readonly operations: Array<{ workflowId: string; action: OperatorAction }> = [];
+  readonly holds: Array<{ workflowId: string; held: boolean }> = [];
+  readonly restarts: JourneyWorkflowInput[] = [];
+
+  /** Records the action; there is no workflow to apply it (the live suite covers that). */
+  async operate(workflowId: string, action: OperatorAction): Promise<{ refused: "not_running" }> {
+    this.operations.push({ workflowId, action });
+    return { refused: "not_running" };
+  }
+
+  async hold(workflowId: string, signal: HoldSignal): Promise<boolean> {
+    if (!this.running.has(workflowId)) return false;
+    this.holds.push({ workflowId, held: signal.held });
+    return true;
+  }
+
+  async restart(input: JourneyWorkflowInput): Promise<void> {
+    this.restarts.push(input);
+    this.running.add(input.instance.instanceId);
   }
 }

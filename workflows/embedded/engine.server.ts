@@ -444,9 +444,13 @@ class Engine implements EmbeddedEngine {
       const found = await this.claimTimers(tx, now);
       if (found.length === 0) return 0;
       await this.programs.load(tx, found.map((r) => r.version_id));
+      const held = await heldJourneys(tx, found.map((r) => r.journey_id));
       const batch = new Batch(now, this.hooks);
       for (const row of found) {
         if (batch.instances.has(row.id)) continue;
+        // Paused with "hold": the claim took the timer row and the instance stays as it is; resume
+        // writes the timer again from its wake_at, so what came due now runs then (decision 0515).
+        if (held.has(row.journey_id)) continue;
         const inst = batch.add(instFromRow(row, this.programs.require(row.version_id), snapshotOf(row.user_id, row)));
         // The claim deleted the timer row: the batch writes the state's timer (if any) anew,
         // even when the step changes nothing (a timer row that does not match the instance,
@@ -495,6 +499,8 @@ class Engine implements EmbeddedEngine {
   private async execute(first: OutboxRow[]): Promise<void> {
     let outbox = first;
     while (outbox.length > 0) {
+      outbox = await this.parkHeld(outbox);
+      if (outbox.length === 0) return;
       await this.programs.load(this.db, outbox.map((r) => r.command.versionId));
       const users = await loadUsers(
         this.db,
@@ -506,6 +512,29 @@ class Engine implements EmbeddedEngine {
       }));
       outbox = await this.feed(results);
     }
+  }
+
+  /**
+   * Side effects of journeys paused with "hold" are put back unrun, unclaimable until resume
+   * (`next_attempt_at` infinity; decision 0515). The plain look costs one indexed query; the
+   * locked re-check serialises with resume, which clears `held` before releasing parked rows.
+   */
+  private async parkHeld(outbox: OutboxRow[]): Promise<OutboxRow[]> {
+    const journeyIds = outbox.map((r) => r.command.journeyId);
+    if ((await heldJourneys(this.db, journeyIds)).size === 0) return outbox;
+    const parked = await transaction(this.db, async (tx) => {
+      const held = await heldJourneys(tx, journeyIds, true);
+      const ids = outbox.filter((r) => held.has(r.command.journeyId)).map((r) => r.id);
+      if (ids.length > 0) {
+        await rows(
+          tx,
+          sql`update journey_outbox set status = 'pending', attempts = greatest(attempts - 1, 0), next_attempt_at = 'infinity'
+              where id = any(${arr(ids)}::bigint[])`,
+        );
+      }
+      return new Set(ids);
+    });
+    return outbox.filter((r) => !parked.has(r.id));
   }
 
   private async runAction(row: OutboxRow, users: Map<string, ReturnType<typeof snapshotOf>>): Promise<ActionResult> {
@@ -716,6 +745,20 @@ class Engine implements EmbeddedEngine {
     return new Set(found.map((r) => `${r.instance_id}\u0000${r.message_id}`));
   }
 
+}
+
+/**
+ * Which of these journeys are paused with "hold". `lock` takes a share lock on those rows, so a
+ * resume (which updates them) waits for the caller's transaction, and the caller for the resume.
+ */
+export async function heldJourneys(db: Conn, journeyIds: readonly string[], lock = false): Promise<Set<string>> {
+  const ids = [...new Set(journeyIds)];
+  if (ids.length === 0) return new Set();
+  const found = await rows<{ id: string }>(
+    db,
+    sql`select id from journeys where id = any(${arr(ids)}::uuid[]) and held ${lock ? sql`for share` : sql``}`,
+  );
+  return new Set(found.map((r) => r.id));
 }
 
 /** Group commit: items pushed while a flush runs go together into the next flush. */

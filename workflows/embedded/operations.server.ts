@@ -1,15 +1,17 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { recordAudit } from "../../app/lib/accounts.server";
-import type { CompletionReason, InstanceState, NodeRecord, RecordBody } from "../interpreter";
+import type { Block, InstanceState, StepResult } from "../interpreter";
+import { CANCELLED_REASON, cancelStep, retryStep, skippableUntil, skipState } from "../operator";
 import { Batch, INSTANCE_COLUMNS, instFromRow, type Inst, type InstanceRow } from "./batch.server";
-import { iso, rows, transaction, type Conn } from "./db.server";
+import { arr, iso, rows, transaction, type Conn } from "./db.server";
 import { ENGINE_CHANNEL } from "./engine.server";
 import { ProgramCache } from "./programs.server";
 import { snapshotOf, type UserRow } from "./users.server";
 
 /**
- * Operator actions on one embedded-engine instance: cancel, retry a failed step, skip a wait.
+ * Operator actions on embedded-engine instances: cancel (one or many), retry a failed step, skip
+ * a wait, and holding the users of a paused journey where they are.
  *
  * Each is an engine operation, not a row edit: it locks the instance (`FOR UPDATE`, so the
  * worker's `SKIP LOCKED` claims pass it by and a concurrent result feed waits), changes the
@@ -21,7 +23,6 @@ import { snapshotOf, type UserRow } from "./users.server";
 
 export type OperationCode =
   | "not_found"
-  | "temporal_unsupported"
   | "already_finished"
   | "not_waiting"
   | "not_failed"
@@ -37,11 +38,7 @@ export class InstanceOperationError extends Error {
   }
 }
 
-/**
- * Completion reason written by `cancel`. Not one of the interpreter's own reasons (an operator
- * decision, not a journey outcome); stored and counted like them (`exitReasons.cancelled`).
- */
-export const CANCELLED_REASON = "cancelled";
+export { CANCELLED_REASON };
 
 /** Exit records of an instance an operator revived are re-kinded so each instance keeps one `exit`. */
 export const RETRIED_EXIT_KIND = "exit_retried";
@@ -80,9 +77,8 @@ async function lockInstance(tx: Conn, actor: OperationActor, instanceId: string)
         for update of i`,
   );
   if (!row) throw new InstanceOperationError("not_found", "No such instance in this workspace.");
-  if ((row.state as { driver?: string }).driver === "temporal") {
-    throw new InstanceOperationError("temporal_unsupported", "This instance runs on the Temporal engine; operator actions are not supported there yet.");
-  }
+  // The router sends Temporal-driven instances to the Temporal engine; this is a programming error.
+  if ((row.state as { driver?: string }).driver === "temporal") throw new Error(`instance ${instanceId} runs on the Temporal engine`);
   await programs.load(tx, [row.version_id]);
   const program = programs.get(row.version_id);
   if (!program) throw new InstanceOperationError("not_found", "The instance's journey version is missing.");
@@ -90,9 +86,14 @@ async function lockInstance(tx: Conn, actor: OperationActor, instanceId: string)
   return { inst, row };
 }
 
-function record(inst: Inst, state: InstanceState, body: RecordBody, now: number): void {
-  state.seq += 1;
-  inst.records.push({ ...body, instanceId: inst.id, seq: state.seq, at: now } satisfies NodeRecord);
+/** Queues a pure operator step's records and run on the instance, as the engine's own steps do. */
+function adopt(inst: Inst, result: StepResult): void {
+  for (const command of result.commands) {
+    if (command.type === "record") inst.records.push(command.record);
+    else if (command.type === "run") inst.runs.push(command);
+  }
+  inst.state = result.state;
+  inst.changed = true;
 }
 
 const noHooks = { onStep: () => {}, onError: () => {} };
@@ -110,7 +111,7 @@ async function finish(
   return { instanceId: audit.instanceId, status: state.status, nodeId: state.nodeId };
 }
 
-async function notify(services: OperationServices): Promise<void> {
+export async function notify(services: OperationServices): Promise<void> {
   // Wakes idle workers of other processes at once (same as the engine's own pending mode).
   if (services.database?.kind === "postgres") await rows(services.db, sql`select pg_notify(${ENGINE_CHANNEL}, '')`);
 }
@@ -121,43 +122,109 @@ async function notify(services: OperationServices): Promise<void> {
  * cannot be recalled: its outcome is still recorded (the interpreter's `orphanRun`).
  */
 export async function cancelInstance(services: OperationServices, actor: OperationActor, instanceId: string): Promise<OperationResult> {
-  const now = services.now().getTime();
-  const realNow = (services.realNow ?? Date.now)();
   return transaction(services.db, async (tx) => {
-    const { inst } = await lockInstance(tx, actor, instanceId);
-    const current = inst.state!;
-    if (current.status === "completed") throw new InstanceOperationError("already_finished", "The instance has already finished.");
-    const state: InstanceState = { ...current, visits: { ...current.visits }, branches: [...current.branches] };
-    let inFlight = false;
-    if (state.block?.kind === "run") {
-      // Rows leased by a live worker are being executed; everything else is deleted unrun.
-      const kept = await rows<{ id: string }>(
-        tx,
-        sql`with gone as (delete from journey_outbox
-                          where instance_id = ${instanceId}::uuid
-                            and not (status = 'running' and next_attempt_at > ${iso(realNow)}::timestamptz)
-                          returning id)
-            select id::text from journey_outbox where instance_id = ${instanceId}::uuid and id not in (select id from gone)`,
-      );
-      inFlight = kept.length > 0;
-      if (inFlight) state.orphanRun = { runId: state.block.runId, nodeId: state.block.nodeId };
-    }
-    record(inst, state, { kind: "exit", reason: CANCELLED_REASON as CompletionReason, nodeId: state.nodeId }, now);
-    state.status = "completed";
-    state.reason = CANCELLED_REASON as CompletionReason;
-    state.block = null;
-    inst.state = state;
-    inst.changed = true;
-    const batch = new Batch(now, noHooks);
+    const { inst, inFlight } = await cancelLocked(services, tx, actor, instanceId);
+    const state = inst.state!;
+    const batch = new Batch(services.now().getTime(), noHooks);
     batch.add(inst);
-    const result = await finish(services, tx, batch, {
+    return finish(services, tx, batch, {
       actor,
       action: "instance.cancelled",
       instanceId,
       details: { journeyId: inst.journeyId, userId: inst.userId, nodeId: state.nodeId, inFlight },
     });
-    return result;
   });
+}
+
+async function cancelLocked(services: OperationServices, tx: Conn, actor: OperationActor, instanceId: string): Promise<{ inst: Inst; inFlight: boolean }> {
+  const now = services.now().getTime();
+  const realNow = (services.realNow ?? Date.now)();
+  const { inst } = await lockInstance(tx, actor, instanceId);
+  const current = inst.state!;
+  if (current.status === "completed") throw new InstanceOperationError("already_finished", "The instance has already finished.");
+  let inFlight = false;
+  if (current.block?.kind === "run") {
+    // Rows leased by a live worker are being executed; everything else (parked ones too) is deleted unrun.
+    const kept = await rows<{ id: string }>(
+      tx,
+      sql`with gone as (delete from journey_outbox
+                        where instance_id = ${instanceId}::uuid
+                          and not (status = 'running' and next_attempt_at > ${iso(realNow)}::timestamptz)
+                        returning id)
+          select id::text from journey_outbox where instance_id = ${instanceId}::uuid and id not in (select id from gone)`,
+    );
+    inFlight = kept.length > 0;
+  }
+  adopt(inst, cancelStep(current, now, inFlight));
+  return { inst, inFlight };
+}
+
+/** Instances cancelled per transaction by `cancelInstances`. */
+const CANCEL_BATCH = 100;
+
+/**
+ * Cancels many instances (a bulk action from the Instances page), each exactly as
+ * `cancelInstance` does, a hundred per transaction, without an audit entry per instance: the
+ * caller records one for the whole action (decision 0516). Instances that finished meanwhile are
+ * passed over. Returns how many were cancelled.
+ */
+export async function cancelInstances(services: OperationServices, actor: OperationActor, instanceIds: readonly string[]): Promise<number> {
+  let cancelled = 0;
+  for (let i = 0; i < instanceIds.length; i += CANCEL_BATCH) {
+    const ids = [...instanceIds.slice(i, i + CANCEL_BATCH)].sort();
+    cancelled += await transaction(services.db, async (tx) => {
+      const batch = new Batch(services.now().getTime(), noHooks);
+      for (const id of ids) {
+        try {
+          batch.add((await cancelLocked(services, tx, actor, id)).inst);
+        } catch (error) {
+          if (error instanceof InstanceOperationError && (error.code === "already_finished" || error.code === "not_found")) continue;
+          throw error;
+        }
+      }
+      await batch.write(tx, { realNow: (services.realNow ?? Date.now)(), leaseMs: 0, leased: false });
+      return batch.instances.size;
+    });
+  }
+  return cancelled;
+}
+
+/**
+ * The embedded part of pausing a journey with "hold" (or of resuming it), inside the caller's
+ * transaction that also sets `journeys.held`. Holding changes no instance: it parks their pending
+ * side effects (unclaimable until resume), and the engine drops their timers as they come due
+ * (engine.server.ts). Releasing writes each active instance's timer again from its `wake_at` and
+ * unparks its side effects, so what came due while held runs now. The journey's active
+ * instances are locked first (the order every engine writer uses, instance then journey), so
+ * no batch is mid-step across the change. Returns the instances affected.
+ */
+export async function setEmbeddedHold(tx: Conn, journeyId: string, held: boolean, realNow: number): Promise<number> {
+  const locked = await rows<{ id: string }>(
+    tx,
+    sql`select id from journey_instances where journey_id = ${journeyId}::uuid and status = 'active'
+          and coalesce(state ->> 'driver', '') <> 'temporal' order by id for update`,
+  );
+  await rows(tx, sql`update journeys set held = ${held} where id = ${journeyId}::uuid`);
+  if (locked.length === 0) return 0;
+  const ids = arr(locked.map((r) => r.id));
+  if (held) {
+    // Rows a live worker holds are executing and cannot be recalled; their results are fed
+    // back and whatever they lead to waits here too.
+    await rows(
+      tx,
+      sql`update journey_outbox set status = 'pending', next_attempt_at = 'infinity'
+          where instance_id = any(${ids}::uuid[]) and not (status = 'running' and next_attempt_at > ${iso(realNow)}::timestamptz)`,
+    );
+  } else {
+    await rows(
+      tx,
+      sql`insert into journey_timers (wake_at, instance_id)
+          select wake_at, id from journey_instances where id = any(${ids}::uuid[]) and wake_at is not null
+          on conflict do nothing`,
+    );
+    await rows(tx, sql`update journey_outbox set next_attempt_at = ${iso(realNow)}::timestamptz where instance_id = any(${ids}::uuid[]) and next_attempt_at = 'infinity'`);
+  }
+  return locked.length;
 }
 
 /**
@@ -172,12 +239,10 @@ export async function skipWait(services: OperationServices, actor: OperationActo
     const { inst } = await lockInstance(tx, actor, instanceId);
     const current = inst.state!;
     if (current.status === "completed") throw new InstanceOperationError("already_finished", "The instance has already finished.");
-    const block = current.block;
-    if (!block || (block.kind !== "sleep" && block.kind !== "event") || block.until === null) {
-      throw new InstanceOperationError("not_waiting", "The instance is not in a wait that can be ended now.");
-    }
-    const skipped = block.until;
-    inst.state = { ...current, block: { ...block, until: Math.min(block.until, now) } };
+    const skipped = skippableUntil(current);
+    if (skipped === null) throw new InstanceOperationError("not_waiting", "The instance is not in a wait that can be ended now.");
+    const block = current.block as Extract<Block, { kind: "sleep" | "event" }>;
+    inst.state = skipState(current, now);
     const batch = new Batch(now, noHooks);
     batch.add(inst);
     batch.apply(inst, { type: "timer", now, user: inst.user });
@@ -236,39 +301,17 @@ export async function retryFailedStep(services: OperationServices, actor: Operat
     const actionNodes = new Set(Object.values(inst.program.nodes).filter((n) => n.role === "action").map((n) => n.id));
     const failed = await findFailedStep(tx, instanceId, current, actionNodes);
     if (!failed) throw new InstanceOperationError("not_failed", "The instance has no failed step to retry.");
-    const node = inst.program.nodes[failed.nodeId];
-    const state: InstanceState = { ...current, visits: { ...current.visits }, branches: [...current.branches] };
-    if (state.status === "completed") {
+    if (current.status === "completed") {
       await rows(tx, sql`update journey_node_events set kind = ${RETRIED_EXIT_KIND} where instance_id = ${instanceId}::uuid and kind = 'exit'`);
     }
-    delete state.orphanRun;
-    delete state.reason;
-    state.status = "active";
-    state.nodeId = node.id;
-    state.visits[node.id] = (state.visits[node.id] ?? 0) + 1;
-    state.dispatches += 1;
-    const runId = `${instanceId}:r${state.dispatches}`;
-    state.block = { kind: "run", nodeId: node.id, runId, attempt: 1 };
-    record(inst, state, { kind: "retry", nodeId: node.id, attempt: 1, reason: "operator_retry", retryAt: now }, now);
-    inst.runs.push({
-      type: "run",
-      runId,
-      nodeId: node.id,
-      nodeType: node.type,
-      config: node.config,
-      idempotencyKey: `${instanceId}:${node.id}:${state.visits[node.id]}`,
-      attempt: 1,
-      ...(state.entryEvent ? { event: state.entryEvent } : {}),
-    });
-    inst.state = state;
-    inst.changed = true;
+    adopt(inst, retryStep(inst.program, current, failed.nodeId, now));
     const batch = new Batch(now, noHooks);
     batch.add(inst);
     return finish(services, tx, batch, {
       actor,
       action: "instance.step_retried",
       instanceId,
-      details: { journeyId: inst.journeyId, userId: inst.userId, nodeId: node.id, previousReason: failed.reason },
+      details: { journeyId: inst.journeyId, userId: inst.userId, nodeId: failed.nodeId, previousReason: failed.reason },
     });
   });
   await notify(services);

@@ -5,8 +5,23 @@ import {
   WorkflowExecutionAlreadyStartedError,
   WorkflowIdReusePolicy,
   WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
 } from "@temporalio/client";
-import { ENTER_SIGNAL, EVENT_SIGNAL, WORKFLOW_TYPE, type EnterSignal, type EventSignal, type JourneyWorkflowInput } from "./contract";
+import { ApplicationFailure } from "@temporalio/common";
+import {
+  ENTER_SIGNAL,
+  EVENT_SIGNAL,
+  HOLD_SIGNAL,
+  OPERATE_UPDATE,
+  WORKFLOW_TYPE,
+  type EnterSignal,
+  type EventSignal,
+  type HoldSignal,
+  type JourneyWorkflowInput,
+  type OperatorAction,
+  type OperatorOutcome,
+  type OperatorRefusal,
+} from "./contract";
 import type { journeyWorkflow } from "./workflows";
 
 /**
@@ -72,6 +87,18 @@ export interface WorkflowGateway {
    * started: the repair for a crash between storing an entry and starting its workflow.
    */
   signalWithStart(input: JourneyWorkflowInput, signal: EventSignal): Promise<StartOutcome>;
+  /**
+   * An operator action as an Update on the running workflow, answered once its records are
+   * stored. `refused`: the workflow's state rules it out; `not_running`: no open workflow.
+   */
+  operate(workflowId: string, action: OperatorAction): Promise<OperatorOutcome | { refused: OperatorRefusal | "not_running" }>;
+  /** Holds or releases a running workflow; false when there is none. */
+  hold(workflowId: string, signal: HoldSignal): Promise<boolean>;
+  /**
+   * Starts a finished instance's workflow id again from `input.resume` (an operator retry): the
+   * only start that may reuse an id, since the instance row was revived in the database first.
+   */
+  restart(input: JourneyWorkflowInput): Promise<void>;
 }
 
 export function temporalGateway(client: Client, taskQueue: string): WorkflowGateway {
@@ -99,6 +126,34 @@ export function temporalGateway(client: Client, taskQueue: string): WorkflowGate
   return {
     enter: (input, signal) => startOrSignal(input, ENTER_SIGNAL, signal),
     signalWithStart: (input, signal) => startOrSignal(input, EVENT_SIGNAL, signal),
+    async operate(workflowId, action) {
+      try {
+        return await client.workflow.getHandle(workflowId).executeUpdate<OperatorOutcome, [OperatorAction]>(OPERATE_UPDATE, { args: [action] });
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return { refused: "not_running" };
+        if (error instanceof WorkflowUpdateFailedError && error.cause instanceof ApplicationFailure && error.cause.type) {
+          return { refused: error.cause.type as OperatorRefusal };
+        }
+        // An Update to a workflow that has just completed (its last task raced the call).
+        if (isCompletedError(error)) return { refused: "not_running" };
+        throw error;
+      }
+    },
+    async hold(workflowId, signal) {
+      try {
+        await client.workflow.getHandle(workflowId).signal(HOLD_SIGNAL, signal);
+        return true;
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError) return false;
+        throw error;
+      }
+    },
+    async restart(input) {
+      await client.workflow.start<typeof journeyWorkflow>(WORKFLOW_TYPE, {
+        ...options(input),
+        workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
+      });
+    },
     async signal(workflowId, signal) {
       try {
         await client.workflow.getHandle(workflowId).signal(EVENT_SIGNAL, signal);
@@ -109,4 +164,8 @@ export function temporalGateway(client: Client, taskQueue: string): WorkflowGate
       }
     },
   };
+}
+
+function isCompletedError(error: unknown): boolean {
+  return error instanceof Error && /workflow execution already completed/i.test(error.message);
 }

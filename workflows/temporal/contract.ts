@@ -25,6 +25,8 @@ export const WORKFLOW_TYPE = "journeyWorkflow";
 export const EVENT_SIGNAL = "journeyEvent";
 export const ENTER_SIGNAL = "journeyEnter";
 export const STATE_QUERY = "journeyState";
+export const OPERATE_UPDATE = "journeyOperate";
+export const HOLD_SIGNAL = "journeyHold";
 
 /** Identity of one instance. `instanceId` (the `journey_instances` row id) is also the Temporal workflow id. */
 export interface InstanceRef {
@@ -57,6 +59,10 @@ export interface Resume {
   committedSeq: number;
   /** Recent event message ids, so a redelivered signal is still ignored after the hand-over. */
   seen: string[];
+  /** A run to dispatch first: an operator retried the step of a finished instance (its state is already stored). */
+  run?: RunCommand;
+  /** Started while its journey is paused with "hold". */
+  held?: boolean;
   /** Clock mode: journey time of the last input (see the workflow's `inputTime`). */
   pinnedNow?: number;
 }
@@ -101,6 +107,27 @@ export interface EventSignal {
   user: UserSnapshot;
   /** Clock mode only: the journey time the event happened at, which the workflow steps at. */
   at?: number;
+}
+
+/**
+ * An operator action on a running instance, sent as a Temporal Update: validated against the
+ * workflow's own state, answered once its records are stored (docs/decisions/0517).
+ * `retry.nodeId` is the failed step the app found in the node events.
+ */
+export type OperatorAction = { kind: "cancel" } | { kind: "skipWait" } | { kind: "retry"; nodeId: string };
+
+/** Codes an Update refuses with (the ApplicationFailure type), as the embedded engine's errors. */
+export type OperatorRefusal = "already_finished" | "not_waiting" | "not_failed";
+
+/** The instance after the action. Actions apply between steps, so a cancel never races a send in flight. */
+export interface OperatorOutcome {
+  status: InstanceState["status"];
+  nodeId: string | null;
+}
+
+/** Pause with "hold" (`held: true`) or resume: held instances take no step until released. */
+export interface HoldSignal {
+  held: boolean;
 }
 
 /** Sent with signal-with-start; identical for every attempt of one entry. */

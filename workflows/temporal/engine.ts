@@ -14,7 +14,16 @@ import { EntryGate, type EntryCandidate } from "../embedded/entries.server";
 import { liveJourneys, ProgramCache, segmentChangeEvents, triggerByApi, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "../embedded/programs.server";
 import { ScheduleRunner } from "../embedded/schedules.server";
 import { loadUsers, userKey } from "../embedded/users.server";
+import type { OperationActor, OperationResult } from "../embedded/operations.server";
 import type { WorkflowGateway } from "./client";
+import {
+  cancelTemporalInstance,
+  cancelTemporalInstances,
+  holdTemporalInstances,
+  retryTemporalStep,
+  skipTemporalWait,
+  type TemporalOperationDeps,
+} from "./operations.server";
 import { commitOf, entryStep, recordsOf, type EventSignal, type InstanceRef, type JourneyClock, type JourneyWorkflowInput } from "./contract";
 import {
   activeInstances,
@@ -67,6 +76,14 @@ export interface TemporalEngine extends JourneyEngine {
   readonly kind: "temporal";
   /** One pass over due schedule runs; returns how many ran. */
   runSchedules(): Promise<number>;
+  /** Operator actions on Temporal-driven instances (operations.server.ts, decision 0517). */
+  cancelInstance(actor: OperationActor, instanceId: string): Promise<OperationResult>;
+  /** Cancels each without an audit entry (the caller records one for the bulk action); returns how many. */
+  cancelInstances(actor: OperationActor, instanceIds: readonly string[]): Promise<number>;
+  skipWait(actor: OperationActor, instanceId: string): Promise<OperationResult>;
+  retryFailedStep(actor: OperationActor, instanceId: string): Promise<OperationResult>;
+  /** Holds (pause with "hold") or releases a journey's running instances; returns how many were signalled. */
+  holdInstances(journeyId: string, held: boolean): Promise<number>;
 }
 
 export function createTemporalEngine(services: TemporalEngineServices, options: TemporalEngineOptions = {}): TemporalEngine {
@@ -332,6 +349,32 @@ class Engine implements TemporalEngine {
   /** Same tables and claim protocol as the embedded engine: either engine may run a schedule once. */
   runSchedules(): Promise<number> {
     return this.schedules.runDue();
+  }
+
+  // ------------------------------------------------------------------ operator actions
+
+  private operationDeps(): TemporalOperationDeps {
+    return { db: this.db, now: this.services.now, gateway: this.services.gateway, programs: this.programs, knobs: this.knobs() };
+  }
+
+  cancelInstance(actor: OperationActor, instanceId: string): Promise<OperationResult> {
+    return cancelTemporalInstance(this.operationDeps(), actor, instanceId);
+  }
+
+  cancelInstances(actor: OperationActor, instanceIds: readonly string[]): Promise<number> {
+    return cancelTemporalInstances(this.operationDeps(), actor, instanceIds, this.concurrency);
+  }
+
+  skipWait(actor: OperationActor, instanceId: string): Promise<OperationResult> {
+    return skipTemporalWait(this.operationDeps(), actor, instanceId);
+  }
+
+  retryFailedStep(actor: OperationActor, instanceId: string): Promise<OperationResult> {
+    return retryTemporalStep(this.operationDeps(), actor, instanceId);
+  }
+
+  holdInstances(journeyId: string, held: boolean): Promise<number> {
+    return holdTemporalInstances(this.operationDeps(), journeyId, held, this.concurrency);
   }
 }
 

@@ -205,6 +205,25 @@ export async function instanceByEntryKey(db: Conn, journeyId: string, userId: st
   return found ? fromRaw(found) : null;
 }
 
+/** One Temporal-driven instance of the workspace (operator actions); `lock` locks the row. */
+export async function instanceById(db: Conn, workspaceId: string, instanceId: string, lock = false): Promise<TemporalInstanceRow | null> {
+  const [found] = await rows<RawRow>(
+    db,
+    sql`select ${ROW} from journey_instances where id = ${instanceId}::uuid and workspace_id = ${workspaceId}::uuid
+          and state ->> 'driver' = ${TEMPORAL_DRIVER} ${lock ? sql`for update` : sql``}`,
+  );
+  return found ? fromRaw(found) : null;
+}
+
+/** Ids of a journey's active Temporal-driven instances (holding and releasing them). */
+export async function activeInstanceIds(db: Conn, journeyId: string): Promise<string[]> {
+  const found = await rows<{ id: string }>(
+    db,
+    sql`select id from journey_instances where journey_id = ${journeyId}::uuid and status = 'active' and state ->> 'driver' = ${TEMPORAL_DRIVER}`,
+  );
+  return found.map((r) => r.id);
+}
+
 /** Which (instance, message) pairs were already signalled: redelivered events cost no action. */
 export async function deliveredEvents(db: Conn, instanceIds: readonly string[], messageIds: readonly string[]): Promise<Set<string>> {
   if (instanceIds.length === 0 || messageIds.length === 0) return new Set();

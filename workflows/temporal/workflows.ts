@@ -1,10 +1,13 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
   CancellationScope,
   condition,
   continueAsNew,
   defineQuery,
   defineSignal,
+  defineUpdate,
   isCancellation,
   proxyActivities,
   setHandler,
@@ -13,9 +16,12 @@ import {
 } from "@temporalio/workflow";
 import { step, wakeAt, type Command, type Input, type InstanceState, type NodeRecord } from "../interpreter";
 import type { ActionResult, UserSnapshot } from "../../nodes/runtime";
+import { cancelStep, retryStep, skippableUntil, skipState } from "../operator";
 import {
   ENTER_SIGNAL,
   EVENT_SIGNAL,
+  HOLD_SIGNAL,
+  OPERATE_UPDATE,
   STATE_QUERY,
   commitOf,
   entryStep,
@@ -27,9 +33,13 @@ import {
   type EnterSignal,
   type EvaluateCommand,
   type EventSignal,
+  type HoldSignal,
   type JourneyActivities,
   type JourneyWorkflowInput,
   type JourneyWorkflowResult,
+  type OperatorAction,
+  type OperatorOutcome,
+  type OperatorRefusal,
   type Outcome,
   type RunCommand,
   type Stale,
@@ -65,6 +75,8 @@ const bookkeeping = proxyActivities<JourneyActivities>({
 export const eventSignal = defineSignal<[EventSignal]>(EVENT_SIGNAL);
 export const enterSignal = defineSignal<[EnterSignal]>(ENTER_SIGNAL);
 export const stateQuery = defineQuery<InstanceState | null>(STATE_QUERY);
+export const operateUpdate = defineUpdate<OperatorOutcome, [OperatorAction]>(OPERATE_UPDATE);
+export const holdSignal = defineSignal<[HoldSignal]>(HOLD_SIGNAL);
 
 /** Far below Temporal's 50k-event limit; keeps replays of busy instances cheap. */
 export const DEFAULT_HISTORY_LIMIT = 2_000;
@@ -72,6 +84,14 @@ const SEEN_LIMIT = 256;
 
 export async function journeyWorkflow(input: JourneyWorkflowInput): Promise<JourneyWorkflowResult> {
   return new JourneyRun(input).run();
+}
+
+/** An operator action: queued by the Update handler, applied by the loop, answered once stored. */
+interface Ticket {
+  action: OperatorAction;
+  outcome?: OperatorOutcome;
+  refusal?: OperatorRefusal;
+  done: boolean;
 }
 
 interface Deadline {
@@ -93,6 +113,11 @@ class JourneyRun {
   private readonly inbox: EventSignal[] = [];
   private readonly seen: string[];
   private timer: Deadline | null = null;
+  /** Operator actions not applied yet, and applied ones whose records are not stored yet. */
+  private readonly operations: Ticket[] = [];
+  private readonly unstored: Ticket[] = [];
+  /** Paused with "hold": no step is taken (no send, no condition, no timer or event applied) until released. */
+  private held: boolean;
   /** Journey time of the latest input (clock mode only; see `inputTime`). */
   private pinned: number;
 
@@ -102,6 +127,7 @@ class JourneyRun {
     this.user = input.resume?.user ?? input.entry.user;
     this.committedSeq = input.resume?.committedSeq ?? 0;
     this.seen = input.resume?.seen ?? (input.entry.event?.id ? [input.entry.event.id] : []);
+    this.held = input.resume?.held ?? false;
 
     setHandler(eventSignal, (signal) => {
       if (this.seen.includes(signal.messageId)) return;
@@ -113,12 +139,51 @@ class JourneyRun {
     // same workflow id, so a second delivery is by definition a retry and there is nothing to do.
     setHandler(enterSignal, () => undefined);
     setHandler(stateQuery, () => this.state);
+    setHandler(holdSignal, ({ held }) => {
+      this.held = held;
+    });
+    setHandler(
+      operateUpdate,
+      async (action) => {
+        const ticket: Ticket = { action, done: false };
+        this.operations.push(ticket);
+        await condition(() => ticket.done);
+        if (ticket.refusal) throw ApplicationFailure.nonRetryable(`operator action refused: ${ticket.refusal}`, ticket.refusal);
+        return ticket.outcome!;
+      },
+      // Refused before it enters the history when the state already rules it out; checked again
+      // when applied, since an activity in flight may change the state meanwhile.
+      {
+        validator: (action) => {
+          const refusal = this.refusal(action);
+          if (refusal) throw ApplicationFailure.nonRetryable(`operator action refused: ${refusal}`, refusal);
+        },
+      },
+    );
   }
 
   async run(): Promise<JourneyWorkflowResult> {
-    let commands = this.state ? [] : this.enter();
+    let commands = this.state ? (this.input.resume?.run ? [this.input.resume.run] : []) : this.enter();
     for (;;) {
       const next = this.take(commands);
+      if (this.operations.length > 0) {
+        commands = this.operate(next);
+        continue;
+      }
+      // What an operator did is stored before anything it leads to runs, so the Update's answer
+      // comes after its records are in the database, not after the next send.
+      if (this.unstored.length > 0 && this.pending.length > 0) {
+        const restepped = await this.flush();
+        if (restepped) {
+          commands = restepped;
+          continue;
+        }
+      }
+      if (this.held && (next?.type === "run" || next?.type === "evaluate")) {
+        await condition(() => !this.held || this.operations.length > 0);
+        commands = [next];
+        continue;
+      }
       if (next?.type === "run") {
         commands = await this.executeNode(next);
         continue;
@@ -135,8 +200,12 @@ class JourneyRun {
         }
       }
       const state = this.state!;
-      if (state.status === "completed") return { reason: state.reason, seq: state.seq };
-      if (this.inbox.length === 0 && this.historyIsLong()) {
+      if (state.status === "completed") {
+        // A cancel's Update answers in this task; the run must not end before it has.
+        if (!allHandlersFinished()) await condition(allHandlersFinished);
+        return { reason: state.reason, seq: state.seq };
+      }
+      if (this.inbox.length === 0 && !this.held && this.operations.length === 0 && this.historyIsLong()) {
         await continueAsNew<typeof journeyWorkflow>({
           ...this.input,
           resume: { state, user: this.user, committedSeq: this.committedSeq, seen: [...this.seen], ...(this.input.clock ? { pinnedNow: this.pinned } : {}) },
@@ -159,7 +228,9 @@ class JourneyRun {
   /** Waits for an event or the deadline, and applies whichever comes first. */
   private async wake(): Promise<Command[]> {
     await this.armTimer();
-    await condition(() => this.inbox.length > 0 || this.timer?.fired === true);
+    // While held, events stay in the inbox and a fired timer stays fired: both apply on release.
+    await condition(() => this.operations.length > 0 || (!this.held && (this.inbox.length > 0 || this.timer?.fired === true)));
+    if (this.operations.length > 0) return this.operate(undefined);
     if (this.inbox.length > 0) {
       const signal = this.inbox.shift()!;
       this.user = signal.user;
@@ -176,6 +247,56 @@ class JourneyRun {
     this.state = result.state;
     this.unverified = staleProfile ? { before, now: input.now, digest: stepDigest(result) } : null;
     return result.commands;
+  }
+
+  // ------------------------------------------------------------------ operator actions
+
+  private refusal(action: OperatorAction): OperatorRefusal | null {
+    const state = this.state;
+    if (!state || state.status === "completed") return "already_finished";
+    if (action.kind === "skipWait" && skippableUntil(state) === null) return "not_waiting";
+    if (action.kind === "retry" && (state.block?.kind === "run" || state.block?.kind === "evaluate" || !this.input.program.nodes[action.nodeId])) return "not_failed";
+    return null;
+  }
+
+  /**
+   * Applies the first queued operator action between steps (never while an activity is in
+   * flight). `next` is the command the last step left to act on: dropped when the action takes
+   * the instance elsewhere, handed back when the action is refused.
+   */
+  private operate(next: Command | undefined): Command[] {
+    const ticket = this.operations.shift()!;
+    const refusal = this.refusal(ticket.action);
+    const keep = next ? [next] : [];
+    if (refusal) {
+      ticket.refusal = refusal;
+      ticket.done = true;
+      return keep;
+    }
+    const state = this.state!;
+    const now = this.inputTime();
+    let commands: Command[];
+    if (ticket.action.kind === "cancel") {
+      // Nothing is in flight between steps: a dispatched run that has not started is dropped.
+      const result = cancelStep(state, now, false);
+      this.state = result.state;
+      commands = result.commands;
+    } else if (ticket.action.kind === "skipWait") {
+      this.state = skipState(state, now);
+      commands = this.apply(timerInput(now, this.user), true);
+    } else {
+      const result = retryStep(this.input.program, state, ticket.action.nodeId, now);
+      this.state = result.state;
+      commands = result.commands;
+    }
+    ticket.outcome = { status: this.state!.status, nodeId: this.state!.nodeId };
+    this.unstored.push(ticket);
+    return commands;
+  }
+
+  /** Everything pending is stored: answers the operator actions applied so far. */
+  private answerStored(): void {
+    for (const ticket of this.unstored.splice(0)) ticket.done = true;
   }
 
   /** Applies an input whose records the activity may already have stored. */
@@ -270,6 +391,7 @@ class JourneyRun {
     this.pending = [];
     this.replace = false;
     this.unverified = null;
+    this.answerStored();
     this.user = user;
   }
 

@@ -1,15 +1,30 @@
 import { TRPCError } from "@trpc/server";
 import { z } from "zod";
-import { engineHealth, getInstance, instanceFilterOptions, instanceViews, listInstances } from "../../lib/instances.server";
+import { recordAudit } from "../../lib/accounts.server";
+import {
+  cancellableInstances,
+  engineHealth,
+  getInstance,
+  instanceEngine,
+  instanceFilterOptions,
+  instanceViews,
+  listInstances,
+  type InstanceSelection,
+} from "../../lib/instances.server";
 import { invalidateSegmentInterest } from "../../segments/membership.server";
-import { JourneyNotFoundError, NothingToPublishError, setJourneyStatus } from "../../lib/journeys.server";
+import { JourneyNotFoundError, NothingToPublishError, pauseChoices, setJourneyStatus } from "../../lib/journeys.server";
 import {
   cancelInstance,
+  cancelInstances,
   InstanceOperationError,
+  notify,
   retryFailedStep,
   skipWait,
+  type OperationActor,
   type OperationCode,
+  type OperationResult,
 } from "../../../workflows/embedded/operations.server";
+import type { TemporalEngine } from "../../../workflows/temporal/engine";
 import type { AppServices } from "../../services.server";
 import { authedProcedure, requireRole, router } from "../init.server";
 
@@ -18,7 +33,6 @@ const adminProcedure = requireRole("admin");
 
 const CODE: Record<OperationCode, TRPCError["code"]> = {
   not_found: "NOT_FOUND",
-  temporal_unsupported: "NOT_IMPLEMENTED",
   already_finished: "PRECONDITION_FAILED",
   not_waiting: "PRECONDITION_FAILED",
   not_failed: "PRECONDITION_FAILED",
@@ -41,7 +55,52 @@ function operationServices(services: AppServices) {
   return { db: services.db, now: services.now, database: { kind: services.database.kind } };
 }
 
+/** Temporal-driven instances are changed by their workflows, through the Temporal engine. */
+function temporal(services: AppServices): TemporalEngine {
+  if (services.engine?.kind === "temporal") return services.engine as TemporalEngine;
+  throw new Error("This instance runs on the Temporal engine, and this server runs without it (WAYPOST_ENGINE=temporal).");
+}
+
+type InstanceAction = "cancelInstance" | "skipWait" | "retryFailedStep";
+
+const EMBEDDED: Record<InstanceAction, (services: ReturnType<typeof operationServices>, actor: OperationActor, id: string) => Promise<OperationResult>> = {
+  cancelInstance,
+  skipWait,
+  retryFailedStep,
+};
+
+/** Runs an instance action on the engine that drives the instance (`state.driver`). */
+async function dispatch(services: AppServices, actor: OperationActor, id: string, action: InstanceAction): Promise<OperationResult> {
+  const engine = await instanceEngine(services.db, actor.workspaceId, id);
+  if (!engine) throw new InstanceOperationError("not_found", "No such instance in this workspace.");
+  if (engine === "temporal") return temporal(services)[action](actor, id);
+  return EMBEDDED[action](operationServices(services), actor, id);
+}
+
 const instanceInput = z.object({ id: z.string().uuid() });
+
+/** The Instances list's filters; a bulk action needs at least one, so it never means "everything". */
+const selectionInput = z
+  .object({
+    journeyId: z.string().uuid().optional(),
+    versionId: z.string().uuid().optional(),
+    nodeId: z.string().max(200).optional(),
+    status: z.enum(instanceViews).optional(),
+    userId: z.string().max(500).optional(),
+  })
+  .refine((f) => Object.values(f).some((v) => v !== undefined), { message: "choose at least one filter" });
+
+/**
+ * Bulk cancel: every active instance the filter selects now, on both engines, with one audit
+ * entry naming the filter and the count (decision 0516).
+ */
+async function cancelSelection(services: AppServices, actor: OperationActor, filter: InstanceSelection): Promise<{ cancelled: number }> {
+  const { embedded, temporal: onTemporal } = await cancellableInstances(services.db, actor.workspaceId, filter);
+  let cancelled = embedded.length > 0 ? await cancelInstances(operationServices(services), actor, embedded) : 0;
+  if (onTemporal.length > 0) cancelled += await temporal(services).cancelInstances(actor, onTemporal);
+  await recordAudit(services.db, { ...actor, action: "instances.cancelled", details: { filter, count: cancelled } });
+  return { cancelled };
+}
 
 export const operationsRouter = router({
   list: authedProcedure
@@ -70,21 +129,36 @@ export const operationsRouter = router({
 
   cancel: adminProcedure
     .input(instanceInput)
-    .mutation(({ ctx, input }) => mapErrors(() => cancelInstance(operationServices(ctx.services), ctx.session, input.id))),
+    .mutation(({ ctx, input }) => mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "cancelInstance"))),
+
+  /** How many instances a bulk cancel with this filter would end now (the confirmation states it). */
+  cancelCount: adminProcedure.input(selectionInput).query(async ({ ctx, input }) => {
+    const { embedded, temporal: onTemporal } = await cancellableInstances(ctx.services.db, ctx.session.workspaceId, input);
+    return { count: embedded.length + onTemporal.length };
+  }),
+
+  cancelMany: adminProcedure
+    .input(selectionInput)
+    .mutation(({ ctx, input }) => mapErrors(() => cancelSelection(ctx.services, ctx.session, input))),
 
   skipWait: adminProcedure
     .input(instanceInput)
-    .mutation(({ ctx, input }) => mapErrors(() => skipWait(operationServices(ctx.services), ctx.session, input.id))),
+    .mutation(({ ctx, input }) => mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "skipWait"))),
 
   retry: adminProcedure
     .input(instanceInput)
-    .mutation(({ ctx, input }) => mapErrors(() => retryFailedStep(operationServices(ctx.services), ctx.session, input.id))),
+    .mutation(({ ctx, input }) => mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "retryFailedStep"))),
 
+  /** Pause (with the choice for users inside) or resume; held users of both engines follow. */
   setJourneyStatus: adminProcedure
-    .input(z.object({ journeyId: z.string().uuid(), status: z.enum(["live", "paused"]) }))
+    .input(z.object({ journeyId: z.string().uuid(), status: z.enum(["live", "paused"]), inside: z.enum(pauseChoices).optional() }))
     .mutation(({ ctx, input }) =>
       mapErrors(async () => {
-        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.journeyId, input.status);
+        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.journeyId, input.status, { inside: input.inside });
+        if (result.holdChanged) {
+          if (!result.held) await notify(operationServices(ctx.services));
+          if (ctx.services.engine?.kind === "temporal") await temporal(ctx.services).holdInstances(input.journeyId, result.held);
+        }
         invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
         return result;
       }),
