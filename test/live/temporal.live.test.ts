@@ -20,6 +20,9 @@ import { journeyTime, type JourneyClock } from "../../workflows/temporal/contrac
 import { createTemporalEngine } from "../../workflows/temporal/engine";
 import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
 import { observe, scenarios, type Scenario } from "../scenarios";
+import { everyNode } from "../scenarios/cases/every-node";
+import { goalAndExit } from "../scenarios/cases/goal-and-exit";
+import { winBack } from "../scenarios/cases/win-back";
 import type { ObservedMessage, ObservedRecord } from "../scenarios/format";
 import { createTestDb, type TestDb } from "../support/db";
 
@@ -69,20 +72,27 @@ interface Observed {
   observed: ReturnType<typeof observe>;
   rejections: Array<{ user: string; at: number; reason: string }>;
   tolerance: number;
+  /** Runs of this scenario's workflows that ended by continuing as new. */
+  continued: number;
 }
 
-async function runLive(scenario: Scenario, shared: Shared): Promise<Observed> {
+/** `historyLimit`: continue as new once a run's history is this long (default: the workflow's). */
+interface Variant {
+  historyLimit?: number;
+}
+
+async function runLive(scenario: Scenario, shared: Shared, variant: Variant = {}): Promise<Observed> {
   // Every engine runs the schedules of every workspace in its database: a schedule scenario gets a
   // database of its own, or another scenario's engine (other clock, task queue and users) would run it.
   const ownDb = scenario.document.nodes.some((n) => (n.config as { source?: string }).source === "schedule") ? await createTestDb() : null;
   try {
-    return await runOn(ownDb ?? shared.db, scenario, shared);
+    return await runOn(ownDb ?? shared.db, scenario, shared, variant);
   } finally {
     await ownDb?.drop();
   }
 }
 
-async function runOn(db: TestDb, scenario: Scenario, shared: Shared): Promise<Observed> {
+async function runOn(db: TestDb, scenario: Scenario, shared: Shared, variant: Variant): Promise<Observed> {
   const start = ms(scenario.start);
   const until = ms(scenario.until);
   const clock: JourneyClock = { origin: start, realOrigin: Date.now() + 3_000, rate: Math.max(1, (until - start) / REAL_SPAN_MS) };
@@ -154,6 +164,7 @@ async function runOn(db: TestDb, scenario: Scenario, shared: Shared): Promise<Ob
     {
       clock,
       scheduleEveryMs: 10,
+      ...variant,
       segmentMembers: async (_workspace, segment) => scenario.users.filter((u) => u.segments?.includes(segment)).map((u) => u.id),
       onEntry: (e) => {
         if (!e.entered) rejections.push({ user: e.userId, at: e.at, reason: e.reason! });
@@ -260,8 +271,10 @@ async function runOn(db: TestDb, scenario: Scenario, shared: Shared): Promise<Ob
       if (!(error instanceof WorkflowNotFoundError)) throw error;
     });
   }
+  let continued = 0;
+  for await (const _ of shared.client.workflow.list({ query: `TaskQueue = "${taskQueue}" AND ExecutionStatus = "ContinuedAsNew"` })) continued += 1;
   // Five real-time workflow-task latencies of slack, at least ten minutes of journey time.
-  return { observed: observe(records), rejections, tolerance: Math.max(10 * 60_000, clock.rate * 250) };
+  return { observed: observe(records), rejections, tolerance: Math.max(10 * 60_000, clock.rate * 250), continued };
 }
 
 function expectMessages(expect: ExpectStatic, actual: ObservedMessage[], expected: ObservedMessage[], tolerance: number) {
@@ -290,9 +303,17 @@ describe.skipIf(!address)(`scenarios on a real Temporal server (${address ?? "no
     await shared?.db.drop();
   });
 
-  for (const scenario of scenarios) {
-    it.concurrent(scenario.name, async ({ expect }) => {
-      const { observed, rejections, tolerance } = await runLive(scenario, shared);
+  // The busiest scenarios again, continuing as new at almost every wake: the hand-over (state,
+  // seen events, pinned time, pending timers) must not change a single path or count.
+  const continuing = new Set([winBack.name, everyNode.name, goalAndExit.name]);
+  const runs = [
+    ...scenarios.map((scenario) => ({ scenario, name: scenario.name, variant: {} as Variant })),
+    ...scenarios.filter((s) => continuing.has(s.name)).map((scenario) => ({ scenario, name: `${scenario.name} · continuing as new`, variant: { historyLimit: 12 } })),
+  ];
+  for (const { scenario, name, variant } of runs) {
+    it.concurrent(name, async ({ expect }) => {
+      const { observed, rejections, tolerance, continued } = await runLive(scenario, shared, variant);
+      if (variant.historyLimit) expect(continued, "runs that continued as new").toBeGreaterThan(0);
       expect(observed.paths).toEqual(scenario.expect.paths);
       expect(observed.outcomes).toEqual(scenario.expect.outcomes);
       expect(observed.nodeCounts).toEqual(scenario.expect.nodeCounts);
