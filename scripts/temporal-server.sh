@@ -61,11 +61,9 @@ start() {
   ui_port="$(free_port)"
   metrics_port="$(free_port)"
   rm -f "$dir/temporal.db" "$dir/temporal.db-shm" "$dir/temporal.db-wal"
-  # Search attributes the operator pages and bulk operations filter by (docs/engines.md).
+  # Operator actions use workflow Updates (on by default since server 1.25; said here so an older CLI works too).
   setsid "$BIN" server start-dev --ip 127.0.0.1 --port "$port" --http-port "$http_port" --ui-port "$ui_port" \
     --metrics-port "$metrics_port" --headless --log-level warn --db-filename "$dir/temporal.db" \
-    --search-attribute WaypostJourneyId=Keyword --search-attribute WaypostVersionId=Keyword \
-    --search-attribute WaypostWorkspaceId=Keyword \
     --dynamic-config-value frontend.enableUpdateWorkflowExecution=true \
     >"$dir/server.log" 2>&1 </dev/null &
   local pid=$!
