@@ -5,6 +5,9 @@ import { JOURNEY_SCHEMA_VERSION, parseJourneyDocument, type DocumentError, type 
 import { compileJourney, type CompileError, type JourneyProgram } from "../../workflows/program";
 import { rows, transaction } from "../../workflows/embedded/db.server";
 import { setEmbeddedHold } from "../../workflows/embedded/operations.server";
+import type { JourneyEngine } from "../../workflows/engine";
+import type { TemporalEngine } from "../../workflows/temporal/engine";
+import type { PauseChoice } from "../ops/views";
 import { recordAudit } from "./accounts.server";
 
 /**
@@ -233,29 +236,23 @@ export async function publishJourney(db: Db, actor: Actor, input: { journeyId: s
 
 /** Paused journeys admit no new users; users inside keep running. Resume makes it live again. */
 /**
- * What pausing does to the users already inside: `keep_running` (paused journeys only admit
- * nobody new) or `hold` (they stop where they are until resumed; decision 0515).
- */
-export const pauseChoices = ["keep_running", "hold"] as const;
-export type PauseChoice = (typeof pauseChoices)[number];
-
-/**
  * Changes a journey's status, and whether its users inside are held, in one transaction with the
  * audit entry (a pause names its choice). The embedded engine's instances are held or released
- * in that transaction; `holdChanged` tells the caller to do the same for Temporal-driven ones.
+ * in that transaction, Temporal-driven ones right after it through `engine` (the app's engine):
+ * every caller that can end a hold (resume, archive, a keep-running pause) should pass it.
  */
 export async function setJourneyStatus(
   db: Db,
   actor: Actor,
   journeyId: string,
   status: "live" | "paused" | "archived",
-  options: { inside?: PauseChoice } = {},
+  options: { inside?: PauseChoice; engine?: JourneyEngine } = {},
 ): Promise<{ held: boolean; holdChanged: boolean }> {
   const journey = await requireJourney(db, actor.workspaceId, journeyId);
   if (status === "live" && !journey.liveVersionId) throw new NothingToPublishError();
   const inside = options.inside ?? "keep_running";
   const held = status === "paused" && inside === "hold";
-  return transaction(db, async (tx) => {
+  const result = await transaction(db, async (tx) => {
     const [before] = await rows<{ held: boolean }>(tx, sql`select held from journeys where id = ${journeyId}::uuid for update`);
     const holdChanged = before.held !== held;
     if (holdChanged) await setEmbeddedHold(tx, journeyId, held, Date.now());
@@ -268,6 +265,8 @@ export async function setJourneyStatus(
     });
     return { held, holdChanged };
   });
+  if (result.holdChanged && options.engine?.kind === "temporal") await (options.engine as TemporalEngine).holdInstances(journeyId, held);
+  return result;
 }
 
 export async function renameJourney(db: Db, actor: Actor, journeyId: string, name: string): Promise<void> {

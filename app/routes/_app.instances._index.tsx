@@ -4,7 +4,7 @@ import { Form, Link, useLoaderData, useRevalidator } from "@remix-run/react";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { engineHealth, instanceFilterOptions, listInstances, type InstanceFilter, type InstanceListItem } from "../lib/instances.server";
-import { instanceViews, type InstanceView } from "../ops/views";
+import { instanceViews, pauseChoices, type InstanceView, type PauseChoice } from "../ops/views";
 import { requireSession } from "../lib/session.server";
 import { useOperationError, useDuration, useTimestamp, ViewBadge } from "../ops/shared";
 import { trpc } from "../trpc/client";
@@ -49,12 +49,34 @@ export default function InstancesPage() {
   const [next, setNext] = useState<string | null>(page.next);
   const [journeyId, setJourneyId] = useState(filter.journeyId ?? "");
   const [notice, setNotice] = useState<string | null>(null);
+  /** The journey whose pause waits for the choice about users inside. */
+  const [pausing, setPausing] = useState<{ journeyId: string; name: string } | null>(null);
+  const [inside, setInside] = useState<PauseChoice>("keep_running");
   const setStatus = trpc.operations.setJourneyStatus.useMutation({
     onSuccess: (_data, input) => {
-      setNotice(t(`actions.done.${input.status}`));
+      setNotice(t(input.status === "paused" ? `actions.done.paused_${input.inside ?? "keep_running"}` : "actions.done.live"));
+      setPausing(null);
       revalidator.revalidate();
     },
   });
+  const cancelMany = trpc.operations.cancelMany.useMutation({
+    onSuccess: (data) => {
+      setNotice(t("bulk.done", { count: data.cancelled }));
+      revalidator.revalidate();
+    },
+  });
+  const selection = { journeyId: filter.journeyId, versionId: filter.versionId, nodeId: filter.nodeId, status: filter.status, userId: filter.userId };
+  const bulkCancel = async () => {
+    setNotice(null);
+    // The count is read when asked, so the confirmation states what will be cancelled now.
+    const { count } = await utils.operations.cancelCount.fetch(selection, { staleTime: 0 });
+    if (count === 0) {
+      setNotice(t("bulk.none"));
+      return;
+    }
+    if (!window.confirm(t("bulk.confirm", { count }))) return;
+    cancelMany.mutate(selection);
+  };
 
   useEffect(() => {
     setMore([]);
@@ -144,10 +166,44 @@ export default function InstancesPage() {
           {notice}
         </p>
       ) : null}
-      {setStatus.error ? (
+      {setStatus.error || cancelMany.error ? (
         <p className="form-error" role="alert">
-          {explain(setStatus.error)}
+          {explain(setStatus.error ?? cancelMany.error)}
         </p>
+      ) : null}
+      {isAdmin && filtered ? (
+        <div className="row ops-bulk">
+          <button type="button" className="danger" disabled={cancelMany.isPending} onClick={() => void bulkCancel()} data-testid="bulk-cancel">
+            {t("bulk.cancel")}
+          </button>
+        </div>
+      ) : null}
+      {pausing ? (
+        <section className="card ops-pause" data-testid="pause-choice" aria-labelledby="ops-pause-title">
+          <h2 id="ops-pause-title">{t("pause.title", { journey: pausing.name })}</h2>
+          <p>{t("pause.intro")}</p>
+          {pauseChoices.map((choice) => (
+            <label key={choice} className="ops-pause-choice">
+              <input type="radio" name="inside" value={choice} checked={inside === choice} onChange={() => setInside(choice)} data-testid={`pause-${choice}`} />
+              <strong>{t(`pause.${choice}`)}</strong>
+              <span className="muted">{t(`pause.${choice}Hint`)}</span>
+            </label>
+          ))}
+          <div className="row">
+            <button
+              type="button"
+              className="primary"
+              disabled={setStatus.isPending}
+              onClick={() => setStatus.mutate({ journeyId: pausing.journeyId, status: "paused", inside })}
+              data-testid="pause-confirm"
+            >
+              {t("pause.confirm")}
+            </button>
+            <button type="button" className="link" onClick={() => setPausing(null)}>
+              {t("pause.back")}
+            </button>
+          </div>
+        </section>
       ) : null}
       {rows.length === 0 ? (
         <p className="muted ops-empty" data-testid="instances-empty">
@@ -176,7 +232,7 @@ export default function InstancesPage() {
                 </td>
                 <td>
                   {item.journeyName} <span className="data-badge">{t("filters.versionN", { version: item.version })}</span>
-                  {item.journeyStatus === "paused" ? <span className="data-badge ops-paused">{t("journeyPaused")}</span> : null}
+                  {item.journeyStatus === "paused" ? <span className="data-badge ops-paused">{t(item.journeyHeld ? "journeyHeld" : "journeyPaused")}</span> : null}
                   {item.engine === "temporal" ? <span className="data-badge">{t("engineTemporal")}</span> : null}
                 </td>
                 <td>
@@ -195,7 +251,13 @@ export default function InstancesPage() {
                         disabled={setStatus.isPending}
                         onClick={() => {
                           setNotice(null);
-                          setStatus.mutate({ journeyId: item.journeyId, status: item.journeyStatus === "live" ? "paused" : "live" });
+                          if (item.journeyStatus === "paused") {
+                            setStatus.mutate({ journeyId: item.journeyId, status: "live" });
+                            return;
+                          }
+                          // Pausing asks first what happens to the users inside.
+                          setInside("keep_running");
+                          setPausing({ journeyId: item.journeyId, name: item.journeyName });
                         }}
                         data-testid="journey-toggle"
                       >

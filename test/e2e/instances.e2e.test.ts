@@ -1,7 +1,9 @@
+import { sql } from "drizzle-orm";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createJourney, publishJourney } from "../../app/lib/journeys.server";
 import { buildJourney } from "../../workflows/builder";
+import { rows } from "../../workflows/embedded/db.server";
 import { createEmbeddedEngine, type EmbeddedEngine } from "../../workflows/embedded/engine.server";
 import { LOCALE_COOKIE } from "../../app/i18n";
 import { startTestApp, type TestApp } from "../support/app";
@@ -116,6 +118,44 @@ describe("instances page", () => {
 
     await page.goto(`${app.url}/instances?journey=${winBack}&status=waiting`);
     await poll(() => page.getByTestId("instance-row").count()).toBe(2);
+    await page.close();
+  });
+
+  it("pauses a journey holding its users (the choice is asked), then cancels the filtered instances after a confirmation that counts them", async () => {
+    const page = await browser.newPage({ locale: "en-US", viewport: { width: 1280, height: 860 } });
+    await page.goto(`${app.url}/login?next=${encodeURIComponent(`/instances?journey=${winBack}&status=waiting`)}`);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL((url) => url.pathname === "/instances");
+    await poll(() => page.getByTestId("instance-row").count()).toBe(2);
+    await page.waitForLoadState("networkidle");
+
+    await page.getByTestId("journey-toggle").first().click();
+    await poll(() => page.getByTestId("pause-choice").textContent()).toContain("What happens to users already inside?");
+    expect(await page.getByTestId("pause-keep_running").isChecked()).toBe(true);
+    await page.getByTestId("pause-hold").check();
+    await screenshot(page, "instances-07-pause-choice");
+    await page.getByTestId("pause-confirm").click();
+    await poll(() => page.getByRole("status").textContent()).toContain("held where they are");
+    await poll(() => page.getByTestId("instance-row").first().textContent()).toContain("paused · users held");
+    const [journey] = await rows<{ status: string; held: boolean }>(app.services.db, sql`select status, held from journeys where id = ${winBack}::uuid`);
+    expect(journey).toMatchObject({ status: "paused", held: true });
+
+    const confirmation = new Promise<string>((resolve) => {
+      page.once("dialog", (dialog) => {
+        resolve(dialog.message());
+        void dialog.accept();
+      });
+    });
+    await page.getByTestId("bulk-cancel").click();
+    expect(await confirmation).toContain("Cancel 2 instances");
+    await poll(() => page.getByRole("status").textContent()).toBe("2 instances cancelled.");
+    await poll(() => page.getByTestId("instances-empty").count()).toBe(1);
+    await screenshot(page, "instances-08-bulk-cancelled");
+    clock += 48 * HOUR;
+    await engine.runUntilIdle();
+    expect(sends).toHaveLength(3);
     await page.close();
   });
 

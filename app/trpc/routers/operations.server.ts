@@ -12,7 +12,8 @@ import {
   type InstanceSelection,
 } from "../../lib/instances.server";
 import { invalidateSegmentInterest } from "../../segments/membership.server";
-import { JourneyNotFoundError, NothingToPublishError, pauseChoices, setJourneyStatus } from "../../lib/journeys.server";
+import { JourneyNotFoundError, NothingToPublishError, setJourneyStatus } from "../../lib/journeys.server";
+import { pauseChoices } from "../../ops/views";
 import {
   cancelInstance,
   cancelInstances,
@@ -154,11 +155,9 @@ export const operationsRouter = router({
     .input(z.object({ journeyId: z.string().uuid(), status: z.enum(["live", "paused"]), inside: z.enum(pauseChoices).optional() }))
     .mutation(({ ctx, input }) =>
       mapErrors(async () => {
-        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.journeyId, input.status, { inside: input.inside });
-        if (result.holdChanged) {
-          if (!result.held) await notify(operationServices(ctx.services));
-          if (ctx.services.engine?.kind === "temporal") await temporal(ctx.services).holdInstances(input.journeyId, result.held);
-        }
+        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.journeyId, input.status, { inside: input.inside, engine: ctx.services.engine });
+        // Released side effects are claimable now: idle workers of other processes hear it at once.
+        if (result.holdChanged && !result.held) await notify(operationServices(ctx.services));
         invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
         return result;
       }),
