@@ -317,6 +317,50 @@ describe.skipIf(!address)(`operator actions on a real Temporal server (${address
     }
   }, 120_000);
 
+  it("pause with hold: an awaited event waits in the workflow until resume, then moves the user on and the push goes out once", async () => {
+    const w = await world(shared);
+    try {
+      const journeyId = await w.publish(
+        apiJourney(
+          "hold event",
+          [
+            { id: "opened", type: "core.wait-for-event", config: { event: "app_opened", filters: [], timeout: { amount: 1, unit: "days" } } },
+            { id: "push", type: "core.push", config: { title: "Hi", body: "Welcome back {{ user.id }}" } },
+            { id: "exit", type: "core.exit", config: {} },
+          ],
+          [
+            ["opened", "happened", "push"],
+            ["opened", "timed_out", "exit"],
+            ["push", "sent", "exit"],
+            ["push", "failed", "exit"],
+          ],
+        ),
+      );
+      const id = await w.enter(journeyId, "e-1");
+      await w.admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" });
+      const messageId = randomUUID();
+      await rows(
+        shared.db.db,
+        sql`insert into events (workspace_id, message_id, user_id, name, properties, timestamp)
+            values (${w.workspaceId}::uuid, ${messageId}, 'e-1', 'app_opened', '{}'::jsonb, now())`,
+      );
+      await w.engine.handleEvents([{ workspaceId: w.workspaceId, userId: "e-1", messageId, name: "app_opened", properties: {}, timestamp: Date.now() }]);
+      // Delivered (its receipt is stored), yet not applied while held (bounded look).
+      const [receipt] = await rows<{ n: number | string }>(shared.db.db, sql`select count(*) as n from journey_instance_events where instance_id = ${id}::uuid`);
+      expect(Number(receipt.n)).toBe(1);
+      await sleep(2_000);
+      expect(await w.row(id)).toMatchObject({ status: "active", node_id: "opened" });
+      expect(w.sends).toEqual([]);
+
+      await w.admin.operations.setJourneyStatus({ journeyId, status: "live" });
+      await until("the instance to finish", async () => (await w.row(id)).status === "completed");
+      expect(w.sends).toEqual(["e-1"]);
+      expect((await w.events(id)).filter((e) => e.kind === "left" && e.node_id === "opened")).toEqual([{ kind: "left", node_id: "opened", output: "happened", reason: null }]);
+    } finally {
+      await w.close();
+    }
+  }, 120_000);
+
   it("pause with keep running: the user inside goes on and is sent to; nobody new enters", async () => {
     const w = await world(shared, 20);
     try {
