@@ -308,6 +308,42 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
     }
   });
 
+  it("pause with hold: an event that arrives is applied (a wait for event moves on) but the send it leads to waits for resume", async () => {
+    const sends: string[] = [];
+    const h = await createHarness({ db, start: T0, engine: { onSandboxSend: (d) => sends.push(d.request.userId) } });
+    try {
+      const { journeyId } = await h.publish(
+        apiJourney(
+          "opened then push",
+          [
+            { id: "opened", type: "core.wait-for-event", config: { event: "app_opened", filters: [], timeout: { amount: 1, unit: "days" } } },
+            { id: "push", type: "core.push", config: { title: "Hi", body: "Welcome back" } },
+            { id: "exit", type: "core.exit", config: {} },
+          ],
+          [
+            ["opened", "happened", "push"],
+            ["opened", "timed_out", "exit"],
+            ["push", "sent", "exit"],
+            ["push", "failed", "exit"],
+          ],
+        ),
+      );
+      const id = await enter(h, "held-event");
+      const { admin } = await callers(h, "hold-event");
+      await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" });
+      await h.engine.handleEvents([await h.storeEvent("held-event", "app_opened")]);
+      await drain(h);
+      expect(sends).toEqual([]);
+      const [row] = await rows<{ node_id: string }>(h.db.db, sql`select node_id from journey_instances where id = ${id}::uuid`);
+      expect(row.node_id).toBe("push");
+      await admin.operations.setJourneyStatus({ journeyId, status: "live" });
+      await drain(h);
+      expect(sends).toEqual(["held-event"]);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("pause with keep running: users inside go on (the wait ends and sends); only new users are kept out", async () => {
     const sends: string[] = [];
     const h = await createHarness({ db, start: T0, engine: { onSandboxSend: (d) => sends.push(d.request.userId) } });
