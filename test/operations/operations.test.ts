@@ -344,6 +344,35 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
     }
   });
 
+  it("a held journey's Temporal instance whose workflow start was lost is started held by the event that repairs it", async () => {
+    const h = await createHarness({ db, start: T0 });
+    try {
+      const { journeyId } = await h.publish(
+        apiJourney(
+          "opened (temporal)",
+          [
+            { id: "opened", type: "core.wait-for-event", config: { event: "app_opened", filters: [], timeout: { amount: 1, unit: "days" } } },
+            { id: "exit", type: "core.exit", config: {} },
+          ],
+          [
+            ["opened", "happened", "exit"],
+            ["opened", "timed_out", "exit"],
+          ],
+        ),
+      );
+      const id = await enter(h, "lost-start");
+      await rows(h.db.db, sql`update journey_instances set state = state || '{"driver":"temporal"}'::jsonb where id = ${id}::uuid`);
+      const gateway = new RecordingGateway();
+      const engine = createTemporalEngine({ db: h.db.db, now: h.clock.now, gateway });
+      const { admin } = await callers(h, "lost-start");
+      await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" });
+      await engine.handleEvents([await h.storeEvent("lost-start", "app_opened")]);
+      expect(gateway.repairs.map((r) => [r.input.instance.instanceId, r.input.resume?.held])).toEqual([[id, true]]);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("pause with keep running: users inside go on (the wait ends and sends); only new users are kept out", async () => {
     const sends: string[] = [];
     const h = await createHarness({ db, start: T0, engine: { onSandboxSend: (d) => sends.push(d.request.userId) } });

@@ -10,6 +10,7 @@ import { awaitedMatchers, MESSAGE_DELIVERED_EVENT, MESSAGE_FAILED_EVENT, wakeAt,
 import type { JourneyProgram } from "../program";
 import type { Inst } from "../embedded/batch.server";
 import { transaction } from "../embedded/db.server";
+import { heldJourneys } from "../embedded/engine.server";
 import { EntryGate, type EntryCandidate } from "../embedded/entries.server";
 import { liveJourneys, ProgramCache, segmentChangeEvents, triggerByApi, WorkspaceZones, type ApiTriggerInput, type LiveJourney } from "../embedded/programs.server";
 import { ScheduleRunner } from "../embedded/schedules.server";
@@ -220,8 +221,9 @@ class Engine implements TemporalEngine {
   private async deliver({ row, program, signal }: Delivery): Promise<void> {
     if (await this.services.gateway.signal(row.id, signal)) return;
     // No workflow under this id: its start was lost after the entry was stored. Start it from the
-    // stored state and hand it the event in the same call.
-    await this.services.gateway.signalWithStart(this.checkpointInput(row, program, signal.user), signal);
+    // stored state and hand it the event in the same call (held, if its journey is: decision 0515).
+    const held = (await heldJourneys(this.db, [row.journeyId])).size > 0;
+    await this.services.gateway.signalWithStart(this.checkpointInput(row, program, signal.user, held), signal);
   }
 
   /** Test and tuning knobs every workflow input carries. */
@@ -232,14 +234,14 @@ class Engine implements TemporalEngine {
     };
   }
 
-  private checkpointInput(row: TemporalInstanceRow, program: JourneyProgram, user: UserSnapshot): JourneyWorkflowInput {
+  private checkpointInput(row: TemporalInstanceRow, program: JourneyProgram, user: UserSnapshot, held = false): JourneyWorkflowInput {
     const { driver: _driver, ...state } = row.state;
     return {
       instance: { workspaceId: row.workspaceId, journeyId: row.journeyId, versionId: row.versionId, instanceId: row.id, userId: row.userId },
       program,
       workspaceTimezone: state.workspaceTimezone,
       entry: { now: row.enteredAt, user },
-      resume: { state, user, committedSeq: state.seq, seen: [] },
+      resume: { state, user, committedSeq: state.seq, seen: [], ...(held ? { held: true } : {}) },
       ...this.knobs(),
     };
   }
