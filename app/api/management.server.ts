@@ -249,7 +249,7 @@ export function journeyPublish(request: Request, services: AppServices, rawId: s
 export function journeySetStatus(request: Request, services: AppServices, rawId: string | undefined, status: "live" | "paused") {
   return withSecretKey(request, services, ["POST"], async (auth) => {
     const id = journeyIdOf(rawId);
-    await setJourneyStatus(services.db, { workspaceId: auth.workspaceId }, id, status);
+    await setJourneyStatus(services.db, { workspaceId: auth.workspaceId }, id, status, { engine: services.engine });
     invalidateSegmentInterest(services, auth.workspaceId);
     return jsonResponse(200, { id, status });
   });

@@ -70,7 +70,8 @@ export const journeysRouter = router({
     .input(journeyId.extend({ status: z.enum(["live", "paused", "archived"]) }))
     .mutation(({ ctx, input }) =>
       mapErrors(async () => {
-        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.id, input.status);
+        // The engine releases users an earlier "hold" pause stopped (Temporal signals its workflows).
+        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.id, input.status, { engine: ctx.services.engine });
         invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
         return result;
       }),
