@@ -239,6 +239,11 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
       const ctx = { id: row.id, workspaceId: row.workspace_id, request: row };
       if (row.state === "failed") await nodeEvent(ctx, "failed", at, row.failure_reason ?? undefined);
       else await nodeEvent(ctx, "sent", at);
+      // A crash between storing "delivered" and emitting its report would leave a journey waiting
+      // for a delivery it never hears of (and falling back to SMS): the report is re-sent too.
+      if (row.state === "delivered" || row.state === "opened" || row.state === "clicked") {
+        await delivered(row.workspace_id, row.id, { userId: row.user_id, instanceId: row.instance_id, nodeId: row.node_id, journeyId: row.journey_id, channel: row.channel }, at);
+      }
       return stored;
     }
     if (row.defer_until && row.defer_until > at) {

@@ -108,6 +108,17 @@ describe("idempotency", () => {
     expect(new Set(nodeEvents.map((e) => e.eventId))).toEqual(new Set([`${first.messageId}:sent`]));
   });
 
+  it("re-sends the delivery report of a delivered message to a retried call (the first caller may have crashed before it went out)", async () => {
+    await createUser(db, ws, "idem-delivered");
+    const { service, userEvents } = harness(db, { now: noon });
+    const req = request(ws, { userId: "idem-delivered" });
+    const first = await service.sendMessage(req);
+    expect((await messageRow(db, first.messageId!)).state).toBe("delivered");
+    userEvents.length = 0; // as if the first caller died before its report reached the journey
+    expect(await service.sendMessage({ ...req })).toEqual(first);
+    expect(userEvents).toEqual([expect.objectContaining({ name: "$message.delivered", messageId: `$message.delivered:${first.messageId}` })]);
+  });
+
   it("concurrent first calls with one key: one sends, the other is told it is in flight", async () => {
     await createUser(db, ws, "race");
     let release!: () => void;
