@@ -33,7 +33,7 @@ import { createTestDb, type TestDb } from "../support/db";
  * `TEMPORAL_ADDRESS=127.0.0.1:7233 npm run test:live`.
  *
  * Scenarios span days, so each runs on a journey clock (contract.ts `JourneyClock`) that maps
- * its whole span onto about a minute and a half of real time, all scenarios at once. In clock
+ * its whole span onto about two minutes of real time, all scenarios at once. In clock
  * mode the workflow steps at the time each input belongs to (a timer's deadline, an event's
  * timestamp; decision 0508), so task latency does not shift decisions; it can still reorder an
  * event and a deadline that lie closer together than the magnified latency. Paths, outcomes, node
@@ -48,7 +48,7 @@ if (!address) {
   );
 }
 
-const REAL_SPAN_MS = 90_000;
+const REAL_SPAN_MS = 120_000;
 const ms = (value: string) => Date.parse(value);
 
 const settings = (): TemporalSettings => ({
@@ -66,6 +66,28 @@ interface Shared {
   bundle: WorkflowBundleWithSourceMap;
   client: Client;
   connection: NativeConnection;
+  /** Resolves once every scenario started together has finished its setup. */
+  startLine(): Promise<void>;
+}
+
+/**
+ * All scenarios run in this one process. One scenario's setup (creating its worker) can hold the
+ * event loop for seconds, during which another scenario's events would not be sent while its
+ * timers run on the server: so every clock starts after every setup. Released when `expected`
+ * scenarios have arrived, or 5 s after the last arrival (a filtered run starts fewer).
+ */
+function startLine(expected: number): () => Promise<void> {
+  let arrived = 0;
+  let release!: () => void;
+  const all = new Promise<void>((resolve) => (release = resolve));
+  let quiet: NodeJS.Timeout | undefined;
+  return () => {
+    arrived += 1;
+    clearTimeout(quiet);
+    if (arrived >= expected) release();
+    else quiet = setTimeout(release, 5_000);
+    return all;
+  };
 }
 
 interface Observed {
@@ -215,8 +237,8 @@ async function runOn(db: TestDb, scenario: Scenario, shared: Shared, variant: Va
     const first = await publishJourney(db.db, actor, { journeyId });
     if (!first.ok) throw new Error("scenario journey does not compile");
     await programId(first.versionId);
-    // Journey time starts once the worker and the journey are ready: a slow setup (16 scenarios
-    // share two cores) would otherwise eat into the first hours of the scenario.
+    // Journey time starts once this and every other scenario is set up (see `startLine`).
+    await shared.startLine();
     clock.realOrigin = Date.now() + 1_000;
     await waitFor(start);
     await engine.start();
@@ -294,7 +316,7 @@ describe.skipIf(!address)(`scenarios on a real Temporal server (${address ?? "no
     const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
     const client = await connectClient(settings());
     const connection = await NativeConnection.connect(connectionOptions(settings()));
-    shared = { db, bundle, client, connection };
+    shared = { db, bundle, client, connection, startLine: startLine(runs.length) };
   }, 180_000);
 
   afterAll(async () => {
