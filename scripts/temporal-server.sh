@@ -2,7 +2,8 @@
 # A real Temporal server on loopback for tests, benchmarks and local runs (decision 0508).
 #
 #   scripts/temporal-server.sh build          build the Temporal CLI once per machine (cached by version)
-#   scripts/temporal-server.sh start [DIR]    start its dev server (SQLite in DIR), wait until it answers,
+#   scripts/temporal-server.sh start [DIR]    start its dev server (state in memory, log and pid in DIR;
+#                                             WAYPOST_TEMPORAL_DB=file keeps SQLite in DIR), wait until it answers,
 #                                             print `TEMPORAL_ADDRESS=127.0.0.1:PORT`
 #   scripts/temporal-server.sh stop [DIR]     stop the server started in DIR
 #
@@ -61,9 +62,13 @@ start() {
   ui_port="$(free_port)"
   metrics_port="$(free_port)"
   rm -f "$dir/temporal.db" "$dir/temporal.db-shm" "$dir/temporal.db-wal"
+  # In memory by default: tests want a clean server, and the file-backed one does about half the
+  # work per second on 2 cores (docs/benchmarks/temporal.md).
+  local storage=()
+  [ "${WAYPOST_TEMPORAL_DB:-memory}" = "file" ] && storage=(--db-filename "$dir/temporal.db")
   # Operator actions use workflow Updates (on by default since server 1.25; said here so an older CLI works too).
   setsid "$BIN" server start-dev --ip 127.0.0.1 --port "$port" --http-port "$http_port" --ui-port "$ui_port" \
-    --metrics-port "$metrics_port" --headless --log-level warn --db-filename "$dir/temporal.db" \
+    --metrics-port "$metrics_port" --headless --log-level warn "${storage[@]}" \
     --dynamic-config-value frontend.enableUpdateWorkflowExecution=true \
     >"$dir/server.log" 2>&1 </dev/null &
   local pid=$!

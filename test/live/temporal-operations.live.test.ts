@@ -16,10 +16,11 @@ import { buildJourney } from "../../workflows/builder";
 import { rows } from "../../workflows/embedded/db.server";
 import { createActivities } from "../../workflows/temporal/activities";
 import { journeyTime, type JourneyClock } from "../../workflows/temporal/contract";
-import { connectClient, connectionOptions, temporalGateway, type TemporalSettings } from "../../workflows/temporal/client";
+import { connectClient, connectionOptions, temporalGateway } from "../../workflows/temporal/client";
 import { createTemporalEngine, type TemporalEngine } from "../../workflows/temporal/engine";
 import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
 import { createTestDb, type TestDb } from "../support/db";
+import { liveTemporalSettings, temporalAddress } from "./support";
 
 /**
  * Operator actions on Temporal-driven instances, on a real server with a real worker running the
@@ -29,22 +30,14 @@ import { createTestDb, type TestDb } from "../support/db";
  * tables: instance rows, node events, audit entries, and the sends the worker made.
  */
 
-const address = process.env.TEMPORAL_ADDRESS;
+const address = temporalAddress;
 if (!address) {
   console.log(
     "[live] TEMPORAL_ADDRESS is not set: the live Temporal operator-action suite is skipped. Start a server (`scripts/temporal-server.sh start DIR`) and run with the address it prints.",
   );
 }
 
-const settings = (): TemporalSettings => ({
-  address: address!,
-  namespace: process.env.TEMPORAL_NAMESPACE ?? "default",
-  taskQueue: "unused",
-  tls: process.env.TEMPORAL_TLS === "true",
-  ...(process.env.TEMPORAL_TLS_CERT_PATH ? { tlsCertPath: process.env.TEMPORAL_TLS_CERT_PATH } : {}),
-  ...(process.env.TEMPORAL_TLS_KEY_PATH ? { tlsKeyPath: process.env.TEMPORAL_TLS_KEY_PATH } : {}),
-  ...(process.env.TEMPORAL_API_KEY ? { apiKey: process.env.TEMPORAL_API_KEY } : {}),
-});
+const settings = liveTemporalSettings;
 
 type Nodes = Parameters<typeof buildJourney>[0]["nodes"];
 type Edges = Parameters<typeof buildJourney>[0]["edges"];

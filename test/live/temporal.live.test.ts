@@ -15,7 +15,7 @@ import { MESSAGE_DELIVERED_EVENT, MESSAGE_FAILED_EVENT } from "../../workflows/i
 import type { ActionOutcome } from "../../workflows/simulate";
 import { isValidZone, nextTimeOfDay, parseHhMm, resolveZone, toLocal } from "../../workflows/time";
 import { createActivities } from "../../workflows/temporal/activities";
-import { connectClient, connectionOptions, temporalGateway, type TemporalSettings } from "../../workflows/temporal/client";
+import { connectClient, connectionOptions, temporalGateway } from "../../workflows/temporal/client";
 import { journeyTime, type JourneyClock } from "../../workflows/temporal/contract";
 import { createTemporalEngine } from "../../workflows/temporal/engine";
 import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
@@ -25,6 +25,7 @@ import { goalAndExit } from "../scenarios/cases/goal-and-exit";
 import { winBack } from "../scenarios/cases/win-back";
 import type { ObservedMessage, ObservedRecord } from "../scenarios/format";
 import { createTestDb, type TestDb } from "../support/db";
+import { liveTemporalSettings, temporalAddress } from "./support";
 
 /**
  * The scenario suite against a real Temporal server: real client, real worker running the
@@ -41,7 +42,7 @@ import { createTestDb, type TestDb } from "../support/db";
  * the workflow's exact commands are what the offline replay suite (test/temporal) checks.
  */
 
-const address = process.env.TEMPORAL_ADDRESS;
+const address = temporalAddress;
 if (!address) {
   console.log(
     "[live] TEMPORAL_ADDRESS is not set: the Temporal scenario suite is skipped. `npm test` starts a server when Go is installed; by hand: `scripts/temporal-server.sh start`, then `TEMPORAL_ADDRESS=<printed address> npm run test:live`.",
@@ -51,15 +52,7 @@ if (!address) {
 const REAL_SPAN_MS = 120_000;
 const ms = (value: string) => Date.parse(value);
 
-const settings = (): TemporalSettings => ({
-  address: address!,
-  namespace: process.env.TEMPORAL_NAMESPACE ?? "default",
-  taskQueue: "unused",
-  tls: process.env.TEMPORAL_TLS === "true",
-  ...(process.env.TEMPORAL_TLS_CERT_PATH ? { tlsCertPath: process.env.TEMPORAL_TLS_CERT_PATH } : {}),
-  ...(process.env.TEMPORAL_TLS_KEY_PATH ? { tlsKeyPath: process.env.TEMPORAL_TLS_KEY_PATH } : {}),
-  ...(process.env.TEMPORAL_API_KEY ? { apiKey: process.env.TEMPORAL_API_KEY } : {}),
-});
+const settings = liveTemporalSettings;
 
 interface Shared {
   db: TestDb;
