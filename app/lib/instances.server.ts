@@ -103,6 +103,12 @@ type ListRow = {
 
 const ts = (column: SQL) => sql`to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
+/**
+ * When an active instance next wakes: the embedded engine's `wake_at`; a Temporal instance keeps
+ * that column empty (its timers live in Temporal), so its stored state's deadline instead.
+ */
+const WAKE_SQL = sql`coalesce(i.wake_at, case when i.status = 'active' then to_timestamp((i.state -> 'block' ->> 'until')::float8 / 1000) end)`;
+
 /** Newest entries first; keyset on (entered_at, id), so deep pages cost the same as the first. */
 function filterConditions(workspaceId: string, filter: InstanceFilter): SQL[] {
   const where: SQL[] = [sql`i.workspace_id = ${workspaceId}::uuid`];
@@ -123,7 +129,7 @@ export async function listInstances(db: Db, workspaceId: string, filter: Instanc
   const found = await query<ListRow>(
     db,
     sql`select i.id, i.journey_id, j.name as journey_name, j.status as journey_status, j.held as journey_held, i.version_id, coalesce(v.version, 0) as version,
-               i.user_id, ${VIEW_SQL} as view, i.reason, i.node_id, ${ts(sql`i.wake_at`)} as wake_at,
+               i.user_id, ${VIEW_SQL} as view, i.reason, i.node_id, ${ts(WAKE_SQL)} as wake_at,
                ${ts(sql`i.entered_at`)} as entered_at, ${ts(sql`i.updated_at`)} as updated_at, i.state ->> 'driver' as driver
         from journey_instances i
         join journeys j on j.id = i.journey_id
@@ -253,7 +259,7 @@ export async function getInstance(db: Db, workspaceId: string, instanceId: strin
   const [row] = await query<ListRow & { state: InstanceState & { driver?: string }; awaiting: string[]; holdout: boolean; completed_at: string | null; program: JourneyProgram | null }>(
     db,
     sql`select i.id, i.journey_id, j.name as journey_name, j.status as journey_status, j.held as journey_held, i.version_id, coalesce(v.version, 0) as version,
-               i.user_id, ${VIEW_SQL} as view, i.reason, i.node_id, ${ts(sql`i.wake_at`)} as wake_at,
+               i.user_id, ${VIEW_SQL} as view, i.reason, i.node_id, ${ts(WAKE_SQL)} as wake_at,
                ${ts(sql`i.entered_at`)} as entered_at, ${ts(sql`i.updated_at`)} as updated_at, i.state ->> 'driver' as driver,
                i.state, i.awaiting, i.holdout, ${ts(sql`i.completed_at`)} as completed_at, v.program
         from journey_instances i

@@ -3,6 +3,7 @@ import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { journeyStats } from "../../app/lib/analytics.server";
 import { createApiKey } from "../../app/lib/auth.server";
+import { listInstances } from "../../app/lib/instances.server";
 import { createJourney, publishJourney } from "../../app/lib/journeys.server";
 import { temporalAppEngine } from "../../cli/engine-services";
 import { users } from "../../db/schema";
@@ -99,6 +100,10 @@ describe.skipIf(!address)("Temporal mode: publish, send events over HTTP, read n
       .poll(async () => (await journeyStats(db, app.workspaceId, journeyId)).nodes.sms_hongbao?.messages.sent ?? 0, { timeout: 180_000, interval: 500 })
       .toBe(SIGNUPS - BUYERS);
     const stats = await journeyStats(db, app.workspaceId, journeyId);
+    // Users past Exit still watch for the goal until its window ends: that deadline is their next wake.
+    const inside = (await listInstances(db, app.workspaceId, { journeyId, status: "waiting" })).items;
+    expect(inside).toHaveLength(SIGNUPS - BUYERS);
+    for (const instance of inside) expect(Date.parse(instance.wakeAt!) - Date.parse(instance.enteredAt)).toBe(7 * 86_400_000);
     expect(stats.totals).toMatchObject({ entered: SIGNUPS, converted: BUYERS });
     expect(stats.nodes.wait_order.left).toEqual({ timed_out: SIGNUPS - BUYERS });
 
