@@ -9,6 +9,8 @@ import { invalidateSegmentInterest } from "../segments/membership.server";
 import type { AppServices } from "../services.server";
 import { eraseUser, getProfile, userJourneys, userMessages } from "../users/profiles.server";
 import { journeyStats } from "./journey-stats.server";
+import { journeyPauseBodySchema } from "./schemas";
+import type { PauseChoice } from "../ops/views";
 
 /**
  * The management REST API (secret key): what developers script against. Thin handlers over the
@@ -249,9 +251,17 @@ export function journeyPublish(request: Request, services: AppServices, rawId: s
 export function journeySetStatus(request: Request, services: AppServices, rawId: string | undefined, status: "live" | "paused") {
   return withSecretKey(request, services, ["POST"], async (auth) => {
     const id = journeyIdOf(rawId);
-    await setJourneyStatus(services.db, { workspaceId: auth.workspaceId }, id, status, { engine: services.engine });
+    let inside: PauseChoice = "keep_running";
+    if (status === "paused") {
+      const parsed = journeyPauseBodySchema.safeParse(await readJson(request));
+      if (!parsed.success) {
+        throw new ApiError(400, "invalid_value", 'Send {} or { "inside": "keep_running" | "hold" }.', parsed.error.issues.map((i) => ({ path: i.path.join(".") || "body", message: i.message })));
+      }
+      inside = parsed.data.inside;
+    }
+    const { held } = await setJourneyStatus(services.db, { workspaceId: auth.workspaceId }, id, status, { inside, engine: services.engine });
     invalidateSegmentInterest(services, auth.workspaceId);
-    return jsonResponse(200, { id, status });
+    return jsonResponse(200, { id, status, held });
   });
 }
 

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { pauseChoices } from "../ops/views";
 
 /**
  * Response shapes of the management API (/api/v1, secret key). The OpenAPI document is generated
@@ -114,7 +115,15 @@ export const journeysResponseSchema = z.object({ journeys: z.array(journeySummar
 export const journeyResponseSchema = z.object({ journey: journeySummarySchema });
 export const journeyImportResponseSchema = z.object({ id: z.string().uuid() });
 export const journeyPublishResponseSchema = z.object({ id: z.string().uuid(), version: z.number().int(), versionId: z.string().uuid() });
-export const journeyStatusResponseSchema = z.object({ id: z.string().uuid(), status: z.enum(["live", "paused"]) });
+export const journeyStatusResponseSchema = z.object({
+  id: z.string().uuid(),
+  status: z.enum(["live", "paused"]),
+  held: z.boolean().describe("paused with `inside: hold`: users inside wait where they are until resume"),
+});
+/** Body of `POST …/pause` (optional): what happens to users already inside (docs/decisions/0515). */
+export const journeyPauseBodySchema = z
+  .object({ inside: z.enum(pauseChoices).default("keep_running").describe("`keep_running` (default): users inside continue; `hold`: they stop where they are until resume") })
+  .strict();
 export const journeyStatsResponseSchema = z.object({
   id: z.string().uuid(),
   entries: z.record(z.number().int()).describe("entries and refused entries by outcome"),

@@ -186,8 +186,15 @@ describe("journeys", () => {
     expect((await call("GET", `/api/v1/journeys/${id}/export?version=9`)).status).toBe(404);
     expect((await call("GET", `/api/v1/journeys/${id}/export?version=abc`)).status).toBe(400);
 
-    expect(valid(journeyStatusResponseSchema, (await call("POST", `/api/v1/journeys/${id}/pause`)).body).status).toBe("paused");
-    expect(valid(journeyStatusResponseSchema, (await call("POST", `/api/v1/journeys/${id}/resume`)).body).status).toBe("live");
+    expect(valid(journeyStatusResponseSchema, (await call("POST", `/api/v1/journeys/${id}/pause`)).body)).toEqual({ id, status: "paused", held: false });
+    expect(valid(journeyStatusResponseSchema, (await call("POST", `/api/v1/journeys/${id}/resume`)).body)).toEqual({ id, status: "live", held: false });
+    // Pausing may hold the users inside; a wrong choice is refused, naming the field, and changes nothing.
+    const wrong = await call("POST", `/api/v1/journeys/${id}/pause`, { body: { inside: "freeze" } });
+    expect(wrong.status).toBe(400);
+    expect(wrong.body).toMatchObject({ error: { code: "invalid_value", issues: [expect.objectContaining({ path: "inside" })] } });
+    expect(valid(journeysResponseSchema, (await call("GET", "/api/v1/journeys")).body).journeys.find((j) => j.id === id)?.status).toBe("live");
+    expect(valid(journeyStatusResponseSchema, (await call("POST", `/api/v1/journeys/${id}/pause`, { body: { inside: "hold" } })).body)).toEqual({ id, status: "paused", held: true });
+    expect(valid(journeyStatusResponseSchema, (await call("POST", `/api/v1/journeys/${id}/resume`)).body)).toEqual({ id, status: "live", held: false });
 
     const stats = valid(journeyStatsResponseSchema, (await call("GET", `/api/v1/journeys/${id}/stats`)).body);
     expect(stats).toMatchObject({ id, instances: { active: 0, completed: 0 }, conversions: 0 });
