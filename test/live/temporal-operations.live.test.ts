@@ -1,8 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
-import type { Client } from "@temporalio/client";
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
+import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../app/config.server";
 import { createOperator } from "../../app/lib/accounts.server";
@@ -16,11 +15,9 @@ import { buildJourney } from "../../workflows/builder";
 import { rows } from "../../workflows/embedded/db.server";
 import { createActivities } from "../../workflows/temporal/activities";
 import { journeyTime, type JourneyClock } from "../../workflows/temporal/contract";
-import { connectClient, connectionOptions, temporalGateway } from "../../workflows/temporal/client";
+import { temporalGateway } from "../../workflows/temporal/client";
 import { createTemporalEngine, type TemporalEngine } from "../../workflows/temporal/engine";
-import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
-import { createTestDb, type TestDb } from "../support/db";
-import { liveTemporalSettings, temporalAddress } from "./support";
+import { closeLiveTemporal, liveTemporalSettings, openLiveTemporal, temporalAddress, type LiveTemporal } from "./support";
 
 /**
  * Operator actions on Temporal-driven instances, on a real server with a real worker running the
@@ -66,12 +63,7 @@ const waitThenPush = (name: string, wait: { amount: number; unit: "minutes" | "d
     ],
   );
 
-interface Shared {
-  db: TestDb;
-  bundle: WorkflowBundleWithSourceMap;
-  client: Client;
-  connection: NativeConnection;
-}
+type Shared = LiveTemporal;
 
 const caller = createCallerFactory(appRouter);
 
@@ -179,18 +171,10 @@ describe.skipIf(!address)(`operator actions on a real Temporal server (${address
   let shared: Shared;
 
   beforeAll(async () => {
-    const db = await createTestDb();
-    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
-    const client = await connectClient(settings());
-    const connection = await NativeConnection.connect(connectionOptions(settings()));
-    shared = { db, bundle, client, connection };
+    shared = await openLiveTemporal();
   }, 180_000);
 
-  afterAll(async () => {
-    await shared?.connection.close();
-    await shared?.client.connection.close();
-    await shared?.db.drop();
-  });
+  afterAll(() => closeLiveTemporal(shared));
 
   it("cancel one, then the rest by filter: cancelled in the workflow, one exit each, audited, nothing sent", async () => {
     const w = await world(shared);

@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { sql } from "drizzle-orm";
-import { type Client, WorkflowNotFoundError } from "@temporalio/client";
-import { bundleWorkflowCode, NativeConnection, Worker, type WorkflowBundleWithSourceMap } from "@temporalio/worker";
+import { WorkflowNotFoundError } from "@temporalio/client";
+import { Worker } from "@temporalio/worker";
 import { afterAll, beforeAll, describe, it, type ExpectStatic } from "vitest";
 import { createJourney, publishJourney, saveDraft, startEditing } from "../../app/lib/journeys.server";
 import { getNodeDefinition } from "../../nodes/registry";
@@ -15,17 +15,16 @@ import { MESSAGE_DELIVERED_EVENT, MESSAGE_FAILED_EVENT } from "../../workflows/i
 import type { ActionOutcome } from "../../workflows/simulate";
 import { isValidZone, nextTimeOfDay, parseHhMm, resolveZone, toLocal } from "../../workflows/time";
 import { createActivities } from "../../workflows/temporal/activities";
-import { connectClient, connectionOptions, temporalGateway } from "../../workflows/temporal/client";
+import { temporalGateway } from "../../workflows/temporal/client";
 import { journeyTime, type JourneyClock } from "../../workflows/temporal/contract";
 import { createTemporalEngine } from "../../workflows/temporal/engine";
-import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
 import { observe, scenarios, type Scenario } from "../scenarios";
 import { everyNode } from "../scenarios/cases/every-node";
 import { goalAndExit } from "../scenarios/cases/goal-and-exit";
 import { winBack } from "../scenarios/cases/win-back";
 import type { ObservedMessage, ObservedRecord } from "../scenarios/format";
 import { createTestDb, type TestDb } from "../support/db";
-import { liveTemporalSettings, temporalAddress } from "./support";
+import { closeLiveTemporal, liveTemporalSettings, openLiveTemporal, temporalAddress, type LiveTemporal } from "./support";
 
 /**
  * The scenario suite against a real Temporal server: real client, real worker running the
@@ -54,11 +53,7 @@ const ms = (value: string) => Date.parse(value);
 
 const settings = liveTemporalSettings;
 
-interface Shared {
-  db: TestDb;
-  bundle: WorkflowBundleWithSourceMap;
-  client: Client;
-  connection: NativeConnection;
+interface Shared extends LiveTemporal {
   /** Resolves once every scenario started together has finished its setup. */
   startLine(): Promise<void>;
 }
@@ -305,18 +300,10 @@ describe.skipIf(!address)(`scenarios on a real Temporal server (${address ?? "no
   let shared: Shared;
 
   beforeAll(async () => {
-    const db = await createTestDb();
-    const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH });
-    const client = await connectClient(settings());
-    const connection = await NativeConnection.connect(connectionOptions(settings()));
-    shared = { db, bundle, client, connection, startLine: startLine(runs.length) };
+    shared = { ...(await openLiveTemporal()), startLine: startLine(runs.length) };
   }, 180_000);
 
-  afterAll(async () => {
-    await shared?.connection.close();
-    await shared?.client.connection.close();
-    await shared?.db.drop();
-  });
+  afterAll(() => closeLiveTemporal(shared));
 
   // The busiest scenarios again, continuing as new at almost every wake: the hand-over (state,
   // seen events, pinned time, pending timers) must not change a single path or count.
