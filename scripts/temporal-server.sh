@@ -29,7 +29,8 @@ build() {
   fi
   say "building the Temporal CLI v$CLI_VERSION with $(go version | cut -d' ' -f3) (first time on this machine: several minutes)"
   local tmp
-  tmp="$(mktemp -d "$CACHE_DIR.build.XXXXXX" 2>/dev/null || { mkdir -p "$CACHE_DIR"; mktemp -d "$CACHE_DIR/build.XXXXXX"; })"
+  mkdir -p "$CACHE_DIR"
+  tmp="$(mktemp -d "$CACHE_DIR/build.XXXXXX")"
   # v1.5.1 is the newest CLI without a `replace` to its cliext module, which the proxy cannot serve.
   if ! CGO_ENABLED=0 GOTOOLCHAIN=local GOBIN="$tmp" go install "github.com/temporalio/cli/cmd/temporal@v$CLI_VERSION" >"$tmp/build.log" 2>&1; then
     say "go install github.com/temporalio/cli/cmd/temporal@v$CLI_VERSION failed:"
