@@ -109,6 +109,16 @@ export function temporalGateway(client: Client, taskQueue: string): WorkflowGate
     workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
     memo: { journeyId: input.instance.journeyId, versionId: input.instance.versionId, userId: input.instance.userId },
   });
+  /** Signals a workflow; false when there is none under this id (never started, or already ended). */
+  const signalRunning = async (workflowId: string, signal: string, payload: unknown): Promise<boolean> => {
+    try {
+      await client.workflow.getHandle(workflowId).signal(signal, payload);
+      return true;
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) return false;
+      throw error;
+    }
+  };
   const startOrSignal = async (input: JourneyWorkflowInput, signal: string, payload: unknown): Promise<StartOutcome> => {
     try {
       await client.workflow.signalWithStart<typeof journeyWorkflow, [unknown]>(WORKFLOW_TYPE, {
@@ -139,30 +149,14 @@ export function temporalGateway(client: Client, taskQueue: string): WorkflowGate
         throw error;
       }
     },
-    async hold(workflowId, signal) {
-      try {
-        await client.workflow.getHandle(workflowId).signal(HOLD_SIGNAL, signal);
-        return true;
-      } catch (error) {
-        if (error instanceof WorkflowNotFoundError) return false;
-        throw error;
-      }
-    },
+    hold: (workflowId, signal) => signalRunning(workflowId, HOLD_SIGNAL, signal),
     async restart(input) {
       await client.workflow.start<typeof journeyWorkflow>(WORKFLOW_TYPE, {
         ...options(input),
         workflowIdReusePolicy: WorkflowIdReusePolicy.ALLOW_DUPLICATE,
       });
     },
-    async signal(workflowId, signal) {
-      try {
-        await client.workflow.getHandle(workflowId).signal(EVENT_SIGNAL, signal);
-        return true;
-      } catch (error) {
-        if (error instanceof WorkflowNotFoundError) return false;
-        throw error;
-      }
-    },
+    signal: (workflowId, signal) => signalRunning(workflowId, EVENT_SIGNAL, signal),
   };
 }
 
