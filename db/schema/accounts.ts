@@ -61,6 +61,9 @@ export const sessions = pgTable(
 
 export const apiKeyKinds = ["write", "secret"] as const;
 export type ApiKeyKind = (typeof apiKeyKinds)[number];
+/** What a secret key may do over the management API (app/lib/permissions.ts); write keys only ingest. */
+export const apiKeyScopes = ["read", "edit", "full"] as const;
+export type ApiKeyScope = (typeof apiKeyScopes)[number];
 
 /** Write keys (ingestion) and secret keys (management API). Shown once; stored as a hash. */
 export const apiKeys = pgTable(
@@ -75,6 +78,8 @@ export const apiKeys = pgTable(
     /** First characters of the key, shown in lists so operators can tell keys apart. */
     prefix: text("prefix").notNull(),
     keyHash: text("key_hash").notNull(),
+    /** Capped at request time by the creator's current role (decision 0741). */
+    scope: text("scope", { enum: apiKeyScopes }).notNull().default("full"),
     createdBy: uuid("created_by").references(() => operators.id, { onDelete: "set null" }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     lastUsedAt: timestamp("last_used_at", { withTimezone: true }),
