@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { index, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
+import { boolean, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 
 /** One app's data and settings (工作空间). The schema is multi-workspace from day one. */
 export const workspaces = pgTable("workspaces", {
@@ -23,8 +23,26 @@ export const operators = pgTable(
     locale: text("locale"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     disabledAt: timestamp("disabled_at", { withTimezone: true }),
+    /** Set for a password someone else chose or printed (first start, invite, reset): the next sign-in must replace it. */
+    mustChangePassword: boolean("must_change_password").notNull().default(false),
+    passwordChangedAt: timestamp("password_changed_at", { withTimezone: true }),
   },
   (t) => [uniqueIndex("operators_email_unique").on(sql`lower(${t.email})`)],
+);
+
+/**
+ * Failed sign-ins per key ("account:<email>" or "ip:<address or /64>"), kept in the database so a
+ * lockout holds across restarts and across processes (decision 0720).
+ */
+export const loginThrottles = pgTable(
+  "login_throttles",
+  {
+    key: text("key").primaryKey(),
+    failures: integer("failures").notNull().default(0),
+    lastFailureAt: timestamp("last_failure_at", { withTimezone: true }).notNull(),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+  },
+  (t) => [index("login_throttles_last_failure_idx").on(t.lastFailureAt)],
 );
 
 export const workspaceMembers = pgTable(
