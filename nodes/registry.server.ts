@@ -1,5 +1,6 @@
 import { ZodError } from "zod";
 import type { ActionContext, ActionResult, NodeRun } from "./runtime";
+import type { AnyNodeDefinition } from "./define";
 import { getNodeDefinition } from "./registry";
 import { run as runPush } from "./push/runtime.server";
 import { run as runSms } from "./sms/runtime.server";
@@ -21,8 +22,33 @@ export function registerNodeRuntime(type: string, run: NodeRun<unknown>): void {
   runtimes.set(type, run);
 }
 
+export function unregisterNodeRuntime(type: string): void {
+  runtimes.delete(type);
+}
+
 export function getNodeRuntime(type: string): NodeRun<unknown> | undefined {
   return runtimes.get(type);
+}
+
+const migratedConfigs = new WeakMap<object, Map<string, unknown>>();
+
+/**
+ * A config stored by an older version of its node type, brought to the current version with the
+ * definition's `migrate`: users who entered a published journey before the node's package was
+ * upgraded keep going with the config the new code understands. Cached per stored object.
+ */
+export function currentConfig(def: AnyNodeDefinition, config: unknown, typeVersion: number | undefined): unknown {
+  if (typeVersion === undefined || typeVersion >= def.version || !def.migrate) return config;
+  const key = `${def.type}@${typeVersion}>${def.version}`;
+  const cached = typeof config === "object" && config !== null ? migratedConfigs.get(config) : undefined;
+  if (cached?.has(key)) return cached.get(key);
+  const migrated = def.migrate(config, typeVersion);
+  if (typeof config === "object" && config !== null) {
+    const perConfig = cached ?? new Map<string, unknown>();
+    perConfig.set(key, migrated);
+    migratedConfigs.set(config, perConfig);
+  }
+  return migrated;
 }
 
 /**
@@ -30,11 +56,12 @@ export function getNodeRuntime(type: string): NodeRun<unknown> | undefined {
  * job on the embedded engine). Errors thrown by a runtime become retries, so a bug or an outage
  * is retried with backoff and finally leaves by `failed` instead of losing the user.
  */
-export async function executeNode(type: string, ctx: ActionContext, config: unknown): Promise<ActionResult> {
+export async function executeNode(type: string, ctx: ActionContext, config: unknown, typeVersion?: number): Promise<ActionResult> {
   const run = runtimes.get(type);
-  if (!run || !getNodeDefinition(type)) return { output: "failed", detail: { reason: "unknown_node_type", type } };
+  const def = getNodeDefinition(type);
+  if (!run || !def) return { output: "failed", detail: { reason: "unknown_node_type", type } };
   try {
-    return await run(ctx, config);
+    return await run(ctx, currentConfig(def, config, typeVersion));
   } catch (error) {
     // A config that does not parse will not parse on the next attempt either.
     if (error instanceof ZodError) return { output: "failed", detail: { reason: "config_invalid", message: error.message } };

@@ -59,6 +59,15 @@ export function registerNode(def: AnyNodeDefinition): void {
 // The webhook ships as a custom node, registered exactly as a third-party node would be.
 registerNode(webhookNode);
 
+/**
+ * Removes a custom node type: the loader undoes a half-registered extension with it, and tests
+ * swap a node for its next version as a restart with an upgraded extension would.
+ */
+export function unregisterNode(type: string): void {
+  if (builtIn.some((d) => d.type === type)) throw new Error(`node type "${type}" is built in`);
+  definitions.delete(type);
+}
+
 export function getNodeDefinition(type: string): AnyNodeDefinition | undefined {
   return definitions.get(type);
 }

@@ -62,11 +62,31 @@ export type FetchLike = (
   init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal },
 ) => Promise<{ status: number; ok: boolean; text(): Promise<string> }>;
 
+/**
+ * Structured logging as the runtime needs it. Defined here (the runtime's side of the boundary)
+ * and passed in by the app, so nodes/ and workflows/ never import the app's logger.
+ */
+export interface RuntimeLogger {
+  error(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  debug(msg: string, fields?: Record<string, unknown>): void;
+}
+
+/** A workspace's secrets for one node type (entered on Settings › Extensions, stored encrypted). */
+export interface NodeSecrets {
+  get(name: string): Promise<string | undefined>;
+}
+
 /** Injected by the driver; the channels engineer implements sendMessage/updateUser. */
 export interface ActionServices {
   sendMessage(request: SendMessageRequest): Promise<SendMessageResponse>;
   updateUser(request: UpdateUserRequest): Promise<void>;
   fetch: FetchLike;
+  /** For extension nodes' `ctx.log`; silent when absent. */
+  log?: RuntimeLogger;
+  /** For extension nodes' `ctx.secrets`, by node type; none when absent. */
+  secrets?(nodeType: string): NodeSecrets;
 }
 
 export interface ActionContext {
