@@ -4,3 +4,4 @@ export * from "./journeys";
 export * from "./messages";
 export * from "./segments";
 export * from "./engine";
+export * from "./analytics";
