@@ -24,6 +24,8 @@ const envSchema = z.object({
   WAYPOST_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
   WAYPOST_SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   WAYPOST_LOG_LEVEL: z.enum(["silent", "error", "warn", "info", "debug"]).default("info"),
+  /** Extensions to load at start: comma-separated npm package names or paths (docs/extensions.md). */
+  WAYPOST_EXTENSIONS: z.string().default(""),
   /** Ingestion rate limit per write key, in calls per second (0 = unlimited), and its burst. */
   WAYPOST_INGEST_RATE_LIMIT: z.coerce.number().int().min(0).default(50_000),
   WAYPOST_INGEST_BURST: z.coerce.number().int().positive().optional(),

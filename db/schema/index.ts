@@ -4,4 +4,5 @@ export * from "./journeys";
 export * from "./messages";
 export * from "./segments";
 export * from "./engine";
+export * from "./extensions";
 export * from "./analytics";

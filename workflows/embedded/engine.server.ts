@@ -31,7 +31,8 @@ export interface EmbeddedEngineServices {
   database?: { kind: "pglite" | "postgres" };
 }
 
-export type ActionExecutor = (type: string, ctx: ActionContext, config: unknown) => Promise<ActionResult>;
+/** `typeVersion`: the version the config was stored with (older ones are migrated before running). */
+export type ActionExecutor = (type: string, ctx: ActionContext, config: unknown, typeVersion?: number) => Promise<ActionResult>;
 
 export interface EmbeddedEngineOptions {
   /** Services for action runtimes, per workspace. Defaults: sandbox sender, DB profile updates, fetch. */
@@ -563,7 +564,7 @@ class Engine implements EmbeddedEngine {
     };
     this.counters.actions += 1;
     try {
-      return await this.executor(cmd.nodeType, ctx, node.config);
+      return await this.executor(cmd.nodeType, ctx, node.config, node.typeVersion);
     } catch (error) {
       return { retry: { reason: error instanceof Error ? error.message : String(error) } };
     }

@@ -30,7 +30,8 @@ import { storeProgress } from "./store.server";
  * visit's idempotency key, so a retried send reaches a provider that honours the key only once.
  */
 
-export type ActionExecutor = (type: string, ctx: ActionContext, config: unknown) => Promise<ActionResult>;
+/** `typeVersion`: the version the config was stored with (older ones are migrated before running). */
+export type ActionExecutor = (type: string, ctx: ActionContext, config: unknown, typeVersion?: number) => Promise<ActionResult>;
 
 export interface ActivityDeps {
   db: Db;
@@ -113,7 +114,7 @@ export function createActivities(deps: ActivityDeps): JourneyActivities {
         now: requestNow(request),
         services: deps.actionServices(instance.workspaceId),
       };
-      const result = await execute(command.nodeType, ctx, command.config);
+      const result = await execute(command.nodeType, ctx, command.config, program?.nodes[command.nodeId]?.typeVersion);
       // Profile-changing nodes (Update user) must be seen by the very next step.
       const user = await currentUser(instance);
       const at = requestNow(request);
