@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseAllowlist } from "../nodes/net/outbound.server";
 
 const booleanish = z
   .enum(["1", "0", "true", "false", "yes", "no"])
@@ -31,6 +32,22 @@ const envSchema = z.object({
   WAYPOST_INGEST_BURST: z.coerce.number().int().positive().optional(),
   /** How often the segment sweep recomputes time-based segments (0 = never). */
   WAYPOST_SEGMENT_SWEEP_SECONDS: z.coerce.number().int().min(0).default(60),
+  /**
+   * Internal destinations the outbound-request guard lets webhooks, custom nodes and provider
+   * endpoints call (docs/security.md): comma-separated host names, *.suffix, IPs or CIDRs.
+   * Unset: only public internet addresses.
+   */
+  WAYPOST_OUTBOUND_ALLOW: z
+    .string()
+    .default("")
+    .transform((value, ctx) => {
+      try {
+        return parseAllowlist(value);
+      } catch (error) {
+        ctx.addIssue({ code: z.ZodIssueCode.custom, message: error instanceof Error ? error.message : String(error) });
+        return z.NEVER;
+      }
+    }),
   /** Bearer token that GET /metrics requires (decision 0603); unset and not public: /metrics answers 403. */
   WAYPOST_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /** Serve /metrics without a token (only behind a network that keeps it private). */

@@ -5,6 +5,7 @@ import { emitMessageEvent, lazySecrets, messageStateRecorder } from "../nodes/ch
 import { createMessagingService } from "../nodes/channels/send.server";
 import { createProviderRegistry, type ProviderRegistry } from "../nodes/channels/settings.server";
 import type { ActionServices, FetchLike } from "../nodes/runtime";
+import { createGuardedFetch } from "../nodes/net/outbound.server";
 import { createAppEngine } from "../workflows/embedded/app.server";
 import type { EmbeddedEngine, EmbeddedEngineOptions } from "../workflows/embedded/engine.server";
 import { createUserUpdater } from "../workflows/embedded/user-updates.server";
@@ -34,7 +35,8 @@ export function engineActionServices(services: AppServices): (engine: JourneyEng
       trackingSecret: secrets.trackingSecret,
     });
     const updater = createUserUpdater(services.db, () => services.now().getTime());
-    const fetchLike: FetchLike = (url, init) => fetch(url, init);
+    // Webhooks and custom nodes call out through the outbound-request guard (docs/security.md).
+    const fetchLike: FetchLike = createGuardedFetch({ allow: services.config.WAYPOST_OUTBOUND_ALLOW });
     const cache = new Map<string, ActionServices>();
     return (workspaceId) => {
       let found = cache.get(workspaceId);

@@ -435,6 +435,8 @@ async function readLimited(response: Awaited<ReturnType<typeof undiciFetch>>, ma
  * build once per allowlist.
  */
 export function createGuardedFetch(options: GuardedFetchOptions = {}) {
+  // The caller's signal (the webhook's own timeout, up to 30 s) usually ends the request first.
+  options = { timeoutMs: 30_000, ...options };
   return (url: string, init: { method: string; headers: Record<string, string>; body?: string; signal?: AbortSignal }) =>
     guardedFetch(url, init, options);
 }

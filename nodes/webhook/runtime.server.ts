@@ -1,4 +1,5 @@
 import { parseConfig } from "../define";
+import { isOutboundRefusal, OutboundLimitError } from "../net/outbound.server";
 import type { ActionContext, ActionResult } from "../runtime";
 import { webhookConfigSchema, webhookNode } from "./definition";
 
@@ -25,6 +26,8 @@ export async function run(ctx: ActionContext, rawConfig: unknown): Promise<Actio
 
   let response;
   try {
+    // services.fetch is the outbound-request guard (nodes/net/outbound.server.ts): the rendered
+    // host (it may come from a user trait) is resolved and checked, and so is every redirect hop.
     response = await ctx.services.fetch(url, {
       method: config.method,
       headers,
@@ -32,6 +35,10 @@ export async function run(ctx: ActionContext, rawConfig: unknown): Promise<Actio
       signal: AbortSignal.timeout(config.timeoutMs),
     });
   } catch (error) {
+    // A refused destination is refused again on every try: fail for good, and say nothing of
+    // what answered there (no status, no address beyond what the operator typed).
+    if (isOutboundRefusal(error)) return { output: "failed", detail: { reason: "destination_refused", host: error.host, why: error.address?.range ?? error.reason } };
+    if (error instanceof OutboundLimitError && error.code === "response_too_large") return { output: "failed", detail: { reason: "response_too_large" } };
     return { retry: { reason: error instanceof Error ? error.message : String(error) } };
   }
   if (response.ok) return { output: "success", detail: { status: response.status } };

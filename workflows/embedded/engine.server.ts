@@ -3,6 +3,7 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import type { Logger } from "../../app/lib/log.server";
 import { executeNode } from "../../nodes/registry.server";
+import { createGuardedFetch } from "../../nodes/net/outbound.server";
 import type { ActionContext, ActionResult, ActionServices, FetchLike, JourneyEvent } from "../../nodes/runtime";
 import { triggerMatchesEvent } from "../../nodes/trigger/match";
 import type { EntryResult, IncomingEvent, JourneyEngine, SegmentChange } from "../engine";
@@ -160,7 +161,8 @@ class Engine implements EmbeddedEngine {
     this.eventQueues = Array.from({ length: Math.max(1, options.lanes ?? 2) }, () => new Coalescer<IncomingEvent>((events) => this.ingestAll(events), this.batchSize));
     const sandbox = createSandboxSender({ db: this.db, now: () => this.nowMs(), onProviderCall: options.onSandboxSend });
     const updater = createUserUpdater(this.db, () => this.nowMs());
-    const fetchLike: FetchLike = (url, init) => fetch(url, init);
+    // Guarded even here (no allowlist): the app passes its own, allowlisted fetch in actionServices.
+    const fetchLike: FetchLike = createGuardedFetch();
     const cache = new Map<string, ActionServices>();
     this.servicesFor = (workspaceId) => {
       let found = cache.get(workspaceId);
