@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { journeyListStats, journeyStats } from "../../app/lib/analytics.server";
+import { journeyListStats, journeyStats, reconcileJourney } from "../../app/lib/analytics.server";
 import { chooseSplitBranch, type SplitConfig } from "../../nodes/split/definition";
 import { buildJourney } from "../../workflows/builder";
 import { isHoldout } from "../../workflows/interpreter";
@@ -111,11 +111,17 @@ describe(`journey analytics from node events (${testDatabaseKind()})`, () => {
       expect(second.totals).toMatchObject({ entered: 1, inside: 1 });
       expect(second.nodes.push.messages.sent).toBe(1);
 
-      // A period: only what happened in it.
+      // A period selects users by when they entered (entry cohort, docs/analytics.md): nobody
+      // entered a day later, though the timeouts happened then; the entry hour holds everything.
       const period = await journeyStats(h.db.db, h.workspaceId, journeyId, { versionId, from: T0 + HOUR + DAY - 1, to: T0 + 2 * DAY });
       expect(period.totals.entered).toBe(0);
-      expect(period.nodes.wait_order.left).toEqual({ timed_out: treated.length - 4 });
-      expect(period.nodes.push?.messages.sent ?? 0).toBe(0);
+      expect(period.nodes.wait_order).toBeUndefined();
+      const cohort = await journeyStats(h.db.db, h.workspaceId, journeyId, { versionId, from: T0, to: T0 + HOUR });
+      expect(cohort.totals.entered).toBe(users.length);
+      expect(cohort.nodes.wait_order).toMatchObject({ entered: treated.length, waiting: 0, left: { timed_out: treated.length - 4 }, exits: { goal: 4 } });
+      expect(cohort.nodes.trigger).toMatchObject({ entered: users.length, waiting: 0, left: { next: treated.length }, exits: { goal: 1, holdout: holdout.length - 1 } });
+      expect(cohort.nodes.push.messages.sent).toBe(treated.length);
+      expect(await reconcileJourney(h.db.db, journeyId)).toEqual([]);
 
       const list = await journeyListStats(h.db.db, h.workspaceId, [journeyId]);
       expect(list[journeyId]).toEqual({ inside: 1, entered: users.length + 1, converted: 4, conversionRate: 4 / (users.length + 1 - holdout.length) });
