@@ -10,6 +10,7 @@ import { isValidZone, nextTimeOfDay, parseHhMm, resolveZone, toLocal } from "../
 import type { EntryDecisionEvent } from "../../workflows/embedded/engine.server";
 import { createHarness, type EngineHarness } from "../engine/support";
 import { createTestDb, testDatabaseKind, type TestDb } from "../support/db";
+import { recordProblems, storedProblems } from "./accounting";
 import { observe, type Scenario } from "./format";
 import { scenarios } from "./index";
 
@@ -141,7 +142,10 @@ async function runScenario(scenario: Scenario, db: TestDb) {
         }
       }
     }
-    return { observed: observe(await h.records(journeyId)), rejections: rejections.sort((a, b) => (a.at !== b.at ? (a.at < b.at ? -1 : 1) : a.user < b.user ? -1 : 1)), sends };
+    const records = await h.records(journeyId);
+    // Every user accounted for, on the cards and against the raw tables (test/scenarios/accounting.ts).
+    const accounting = [...recordProblems(records), ...(await storedProblems(db.db, journeyId, scenario.expect.nodeCounts))];
+    return { observed: observe(records), accounting, rejections: rejections.sort((a, b) => (a.at !== b.at ? (a.at < b.at ? -1 : 1) : a.user < b.user ? -1 : 1)), sends };
   } finally {
     await h.close();
   }
@@ -159,7 +163,8 @@ describe(`scenarios on the embedded engine (${testDatabaseKind()})`, () => {
 
   for (const scenario of scenarios) {
     it(scenario.name, async () => {
-      const { observed, rejections } = await runScenario(scenario, db);
+      const { observed, accounting, rejections } = await runScenario(scenario, db);
+      expect(accounting, "every user accounted for").toEqual([]);
       expect(observed.paths).toEqual(scenario.expect.paths);
       expect(observed.outcomes).toEqual(scenario.expect.outcomes);
       expect(observed.messages).toEqual(scenario.expect.messages);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { listNodeDefinitions } from "../../nodes/registry";
 import { simulate } from "../../workflows/simulate";
+import { recordProblems } from "./accounting";
 import { observe } from "./format";
 import { scenarios } from "./index";
 
@@ -20,6 +21,7 @@ describe("scenarios on the simulator", () => {
         quietHours: scenario.quietHours,
       });
       const observed = observe(trace.records);
+      expect(recordProblems(trace.records), "every user accounted for").toEqual([]);
       expect(observed.paths).toEqual(scenario.expect.paths);
       expect(observed.outcomes).toEqual(scenario.expect.outcomes);
       expect(observed.messages).toEqual(scenario.expect.messages);
