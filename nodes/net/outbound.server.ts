@@ -153,9 +153,20 @@ function addressAllowed(allow: OutboundAllowlist, ip: ipaddr.IPv4 | ipaddr.IPv6)
 /** Names that lead to the machine itself or to a cloud's instance metadata, whatever they resolve to. */
 const BLOCKED_NAMES = new Set(["localhost", "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal"]);
 
-/** Only ordinary public unicast addresses are called without an allowlist entry. */
+const GLOBAL_UNICAST_V6 = ipaddr.parseCIDR("2000::/3") as [ipaddr.IPv6, number];
+const IPV4_COMPATIBLE = ipaddr.parseCIDR("::/96") as [ipaddr.IPv6, number];
+
+/**
+ * ipaddr.js's range name, narrowed: only ordinary public unicast addresses ("unicast") are called
+ * without an allowlist entry. IPv6 must also be inside 2000::/3 (the only global unicast space
+ * allocated); ::a.b.c.d (IPv4-compatible, deprecated) has no range name of its own there.
+ */
 function rangeOf(ip: ipaddr.IPv4 | ipaddr.IPv6): string {
-  return ip.range();
+  const range = ip.range();
+  if (range !== "unicast" || ip.kind() === "ipv4") return range;
+  const v6 = ip as ipaddr.IPv6;
+  if (v6.match(IPV4_COMPATIBLE)) return "ipv4Compatible";
+  return v6.match(GLOBAL_UNICAST_V6) ? "unicast" : "reserved";
 }
 
 const hint = `If this deployment must call an internal service, add its host or address range to ${ALLOWLIST_SETTING} (comma-separated host names, *.suffix, IPs or CIDRs).`;
@@ -178,6 +189,7 @@ const RANGE_WORDS: Record<string, string> = {
   broadcast: "the broadcast address",
   reserved: "a reserved address",
   ipv4Mapped: "an IPv4-mapped IPv6 address",
+  ipv4Compatible: "an IPv4-compatible IPv6 address",
   rfc6145: "an IPv4-translated IPv6 address",
   rfc6052: "a NAT64 address (it reaches an IPv4 address through a translator)",
   "6to4": "a 6to4 address (it reaches an IPv4 address through a relay)",
