@@ -39,7 +39,7 @@ export interface JourneyEngine {
   /** Segment entries/exits: starts journeys with segment-entry/exit triggers. */
   handleSegmentChanges(changes: SegmentChange[]): Promise<void>;
   /** API-triggered entry of one user into one journey. */
-  triggerJourney(input: { workspaceId: string; journeyId: string; userId: string; properties?: Record<string, unknown> }): Promise<EntryResult>;
+  triggerJourney(input: { workspaceId: string; journeyId: string; userId: string; properties?: Record<string, unknown>; idempotencyKey?: string }): Promise<EntryResult>;
   /** Begin processing due work (timers, outbox); resolves once running. */
   start(): Promise<void>;
   /** Stop claiming work and wait for in-flight work to finish. */

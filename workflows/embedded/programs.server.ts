@@ -103,6 +103,11 @@ export interface ApiTriggerInput {
   journeyId: string;
   userId: string;
   properties?: Record<string, unknown>;
+  /**
+   * The caller's idempotency key: the same key for the same journey and user enters at most once,
+   * and a repeat answers with the instance the first call started.
+   */
+  idempotencyKey?: string;
 }
 
 /**
@@ -129,11 +134,21 @@ export async function triggerByApi(
   const event: IncomingEvent = {
     workspaceId: input.workspaceId,
     userId: input.userId,
-    messageId: `api:${randomUUID()}`,
+    // The entry key is unique per (journey, user); the event id is unique per workspace, so it
+    // carries the journey and user too.
+    messageId: input.idempotencyKey ? `api:${input.journeyId}:${input.userId}:${input.idempotencyKey}` : `api:${randomUUID()}`,
     name: API_TRIGGER_EVENT,
     properties: { ...(input.properties ?? {}), journeyId: input.journeyId },
     timestamp: now,
   };
   const results = await enter(input.workspaceId, [event], live);
-  return results.get(event.messageId) ?? { entered: false, reason: "duplicate" };
+  const result = results.get(event.messageId);
+  if (result && result.reason !== "duplicate") return result;
+  // A repeat of an earlier call: answer with the instance that call started (both engines keep
+  // instances in the same table, keyed by the entry key).
+  const [earlier] = await rows<{ id: string }>(
+    db,
+    sql`select id from journey_instances where journey_id = ${input.journeyId}::uuid and user_id = ${input.userId} and entry_key = ${event.messageId} limit 1`,
+  );
+  return earlier ? { entered: false, reason: "duplicate", instanceId: earlier.id } : { entered: false, reason: "duplicate" };
 }
