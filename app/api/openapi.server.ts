@@ -29,6 +29,7 @@ import {
   userMessagesResponseSchema,
   userResponseSchema,
 } from "./schemas";
+import { triggerBatchResponseSchema, triggerBatchSchema, triggerOneSchema, triggerOutcomeSchema, userEventsResponseSchema } from "./trigger-schemas";
 
 /**
  * The OpenAPI 3.1 document served at /api/v1/openapi.json, generated from the same zod schemas
@@ -116,6 +117,21 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           security: secret,
           parameters: [pathParam("userId", "The app's user id"), limitParam],
           responses: { "200": json(userMessagesResponseSchema, "Messages"), ...mgmtErrors },
+        },
+      },
+      "/api/v1/users/{userId}/events": {
+        get: {
+          operationId: "getUserEvents",
+          tags: ["Users"],
+          summary: "The user's events, newest first, paged with ?before=",
+          security: secret,
+          parameters: [
+            pathParam("userId", "The app's user id"),
+            limitParam,
+            { name: "name", in: "query", required: false, schema: { type: "string", maxLength: 200 }, description: "Only events with this name" },
+            { name: "before", in: "query", required: false, schema: { type: "string" }, description: "nextBefore of the previous page" },
+          ],
+          responses: { "200": json(userEventsResponseSchema, "Events"), "400": error("A query parameter is not valid (issues name it)."), ...mgmtErrors },
         },
       },
       "/api/v1/users/{userId}/journeys": {
@@ -223,6 +239,24 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           security: secret,
           parameters: [pathParam("journeyId", "Journey id")],
           responses: { "200": json(journeyStatusResponseSchema, "Live again"), "409": error("Never published."), ...mgmtErrors },
+        },
+      },
+      "/api/v1/journeys/{journeyId}/trigger": {
+        post: {
+          operationId: "triggerJourney",
+          tags: ["Journeys"],
+          summary: "Enter one user, or up to 1,000, into a journey whose trigger is “API call”",
+          description:
+            "Entry rules, caps and the holdout apply as for any entry. Send an idempotency key (body field, or the Idempotency-Key header for one user) so a retried call enters at most once; the repeat answers with the first call's instance and replayed: true.",
+          security: secret,
+          parameters: [pathParam("journeyId", "Journey id"), { name: "Idempotency-Key", in: "header", required: false, schema: { type: "string", maxLength: 255 } }],
+          requestBody: { required: true, content: { "application/json": { schema: { oneOf: [schema(triggerOneSchema), schema(triggerBatchSchema)] } } } },
+          responses: {
+            "200": { description: "One result (single form) or per-user results (batch form)", content: { "application/json": { schema: { oneOf: [schema(triggerOutcomeSchema), schema(triggerBatchResponseSchema)] } } } },
+            "409": error("The journey is not live (never published, paused, archived) or does not start by API call."),
+            "503": error("The journey engine is not running in this process; retry."),
+            ...mgmtErrors,
+          },
         },
       },
       "/api/v1/journeys/{journeyId}/stats": {
