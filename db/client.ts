@@ -10,6 +10,7 @@ import { PgDialect, type PgDatabase, type PgQueryResultHKT } from "drizzle-orm/p
 import { PostgresJsSession } from "drizzle-orm/postgres-js";
 import postgres from "postgres";
 import * as schema from "./schema";
+import { lockDataDir } from "./data-dir-lock";
 
 export type Schema = typeof schema;
 /** The drizzle database, whichever driver is underneath. */
@@ -31,23 +32,60 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** Where PGlite keeps its files; `memory://` for a throwaway in-memory database. */
   dataDir?: string;
-  /** Connection pool size for PostgreSQL. */
+  /** Connection pool size for PostgreSQL (plain statements and transactions together). */
   maxConnections?: number;
+  /** PostgreSQL: give up opening a connection after this long (ms). Default 5 s. */
+  connectTimeoutMs?: number;
+  /** PostgreSQL: the server cancels a statement running longer than this (ms; 0 = never). Default 60 s. */
+  statementTimeoutMs?: number;
+  /** PostgreSQL: the server ends a session left idle inside a transaction this long (ms; 0 = never). Default 60 s. */
+  idleInTransactionTimeoutMs?: number;
+  /** PostgreSQL: statements postgres.js pipelines onto one connection (default 100). Tests lower it to reach the boundary of decision 1000. */
+  maxPipeline?: number;
 }
+
+/** Defaults of the bounded waits (decision 1000): a restart makes requests fail fast and retryably. */
+type TimeoutName = "connectTimeoutMs" | "statementTimeoutMs" | "idleInTransactionTimeoutMs";
+export const DATABASE_TIMEOUTS: Readonly<Record<TimeoutName, number>> = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, idleInTransactionTimeoutMs: 60_000 };
 
 export const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
 
 export async function openDatabase(options: OpenDatabaseOptions): Promise<Database> {
   if (options.url) {
-    const client = postgres(options.url, {
-      max: options.maxConnections ?? 10,
+    const max = options.maxConnections ?? 10;
+    const timeouts = { ...DATABASE_TIMEOUTS, ...definedOnly(options) };
+    const settings = {
       onnotice: () => {},
-      // `query()` prepares its statements (below); every execution still gets a plan for its own
-      // parameters. A cached generic plan, made while a table was small, kept seq-scanning it once
-      // it had grown (decision 0162).
-      connection: { plan_cache_mode: "force_custom_plan" },
+      // Seconds, as postgres.js takes it. A PostgreSQL that is restarting refuses or never answers;
+      // requests fail within this bound and answer 503 + Retry-After instead of hanging.
+      connect_timeout: Math.max(1, Math.ceil(timeouts.connectTimeoutMs / 1000)),
+      connection: {
+        // `query()` prepares its statements (below); every execution still gets a plan for its own
+        // parameters. A cached generic plan, made while a table was small, kept seq-scanning it once
+        // it had grown (decision 0162).
+        plan_cache_mode: "force_custom_plan",
+        statement_timeout: timeouts.statementTimeoutMs,
+        idle_in_transaction_session_timeout: timeouts.idleInTransactionTimeoutMs,
+      },
       // Timestamps come back as Date objects through drizzle; raw JSON columns stay parsed.
-    });
+      ...(options.maxPipeline ? { max_pipeline: options.maxPipeline } : {}),
+    } satisfies postgres.Options<Record<string, never>> & { max_pipeline?: number };
+    // Two pools (decision 1000). postgres.js pipelines plain statements onto busy connections, and
+    // a BEGIN that lands as the statement filling a connection's pipeline (or whose write meets
+    // socket backpressure) is sent without reserving the connection: the driver then fails it with
+    // UNSAFE_TRANSACTION, or lets other statements run inside the open transaction
+    // (porsager/postgres#823, #1189, #1218; unfixed in 3.4.9). Transactions therefore open on a pool
+    // that runs nothing else: there a BEGIN only ever goes to an idle connection, never behind a
+    // pipelined statement.
+    // One connection (max: 1) runs everything in order and is safe as it is.
+    const plainMax = max <= 1 ? 1 : Math.max(2, Math.ceil(max / 2));
+    const client = postgres(options.url, { ...settings, max: plainMax });
+    const transactions = max <= 1 ? null : postgres(options.url, { ...settings, max: Math.max(3, max - plainMax) });
+    if (transactions) {
+      // drizzle sets its type parsers on the client it wraps; the transaction pool needs the same ones.
+      drizzlePostgres(transactions);
+      client.begin = transactions.begin;
+    }
     const db = drizzlePostgres(client, { schema }) as unknown as Db;
     const url = new URL(options.url);
     return {
@@ -55,14 +93,31 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
       kind: "postgres",
       url: options.url,
       location: `postgres://${url.hostname}:${url.port || 5432}${url.pathname}`,
-      close: () => client.end({ timeout: 5 }),
+      close: async () => {
+        await Promise.all([client.end({ timeout: 5 }), transactions?.end({ timeout: 5 })]);
+      },
     };
   }
   const dataDir = options.dataDir ?? "./.data/pglite";
-  if (!dataDir.startsWith("memory://")) mkdirSync(dataDir, { recursive: true });
-  const client = await PGlite.create(dataDir);
+  // One process per data directory (decision 0725): a second one would work on a copy and lose its writes.
+  const lock = dataDir.startsWith("memory://") ? null : lockDataDir(dataDir);
+  let client: PGlite;
+  try {
+    if (lock) mkdirSync(dataDir, { recursive: true });
+    client = await PGlite.create(dataDir);
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
   const db = drizzlePglite(client, { schema }) as unknown as Db;
-  return { db, kind: "pglite", location: `pglite:${dataDir}`, close: () => client.close() };
+  const close = async () => {
+    try {
+      await client.close();
+    } finally {
+      lock?.release();
+    }
+  };
+  return { db, kind: "pglite", location: `pglite:${dataDir}`, close };
 }
 
 /** Applies pending migrations. Safe to call from several processes at once on PostgreSQL. */
@@ -81,6 +136,14 @@ export async function migrate(database: Database): Promise<void> {
   } finally {
     await client.end({ timeout: 5 });
   }
+}
+
+function definedOnly(options: OpenDatabaseOptions): Partial<Record<TimeoutName, number>> {
+  const out: Partial<Record<TimeoutName, number>> = {};
+  for (const key of Object.keys(DATABASE_TIMEOUTS) as TimeoutName[]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
 }
 
 const dialect = new PgDialect();
