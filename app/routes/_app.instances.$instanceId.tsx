@@ -226,7 +226,7 @@ function TimelineText({ entry: e }: { entry: TimelineEntry }) {
       return (
         <>
           {t("event.left", { node, output: e.output ?? "" })}
-          {e.reason ? <span className="muted"> · {t("event.reason", { reason: e.reason })}</span> : null}
+          {e.reason ? <span className="muted"> · {t("event.reason", { reason: t(`nodeReason.${e.reason}`, { defaultValue: e.reason }) })}</span> : null}
         </>
       );
     case "message":
