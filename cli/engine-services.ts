@@ -1,5 +1,6 @@
 import type { Config } from "../app/config.server";
 import { notifyProfileChanged } from "../app/segments/membership.server";
+import { extensionSecretsOf } from "../app/extensions/extensions.server";
 import type { AppServices } from "../app/services.server";
 import { emitMessageEvent, lazySecrets, messageStateRecorder } from "../nodes/channels/runtime.server";
 import { createMessagingService } from "../nodes/channels/send.server";
@@ -51,6 +52,8 @@ export function engineActionServices(services: AppServices): (engine: JourneyEng
             notifyProfileChanged(services, workspaceId, [request.userId], { traits });
           },
           fetch: fetchLike,
+          log: services.log,
+          secrets: (nodeType) => extensionSecretsOf(services).forNode(workspaceId, nodeType),
         };
         cache.set(workspaceId, found);
       }

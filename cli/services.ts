@@ -4,6 +4,7 @@ import type { Config } from "../app/config.server";
 import { createLogger } from "../app/lib/log.server";
 import type { AppServices } from "../app/services.server";
 import { embeddedAppEngine, temporalAppEngine } from "./engine-services";
+import { loadExtensions } from "../nodes/extension/loader.server";
 
 /** Opens the configured database (PostgreSQL when DATABASE_URL is set, PGlite otherwise). */
 export function openConfiguredDatabase(config: Config): Promise<Database> {
@@ -21,6 +22,9 @@ export async function createServices(config: Config, options: { database?: Datab
     log: createLogger(config.WAYPOST_LOG_LEVEL),
     now: options.now ?? (() => new Date()),
   };
+  // Extensions first: the engines' workers (embedded and Temporal activities) run their nodes, and a
+  // refused extension is logged and listed on Settings › Extensions without stopping the process.
+  await loadExtensions(config.WAYPOST_EXTENSIONS, { log: services.log });
   // Created here, started only by `start` (WAYPOST_RUN_WORKER) and `worker`: every process can
   // hand events to the engine, and any number of them may run its worker.
   if (config.WAYPOST_ENGINE === "embedded") services.engine = embeddedAppEngine(services);

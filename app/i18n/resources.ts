@@ -5,15 +5,17 @@ import enChannels from "./locales/en/channels.json";
 import enCommon from "./locales/en/common.json";
 import enData from "./locales/en/data.json";
 import enEngine from "./locales/en/engine.json";
+import enExtensions from "./locales/en/extensions.json";
 import enOps from "./locales/en/ops.json";
 import zhCanvas from "./locales/zh/canvas.json";
 import zhChannels from "./locales/zh/channels.json";
 import zhCommon from "./locales/zh/common.json";
 import zhData from "./locales/zh/data.json";
 import zhEngine from "./locales/zh/engine.json";
+import zhExtensions from "./locales/zh/extensions.json";
 import zhOps from "./locales/zh/ops.json";
 
 export const resources = {
-  en: { common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, ops: enOps },
-  zh: { common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, ops: zhOps },
+  en: { common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, extensions: enExtensions, ops: enOps },
+  zh: { common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, extensions: zhExtensions, ops: zhOps },
 } as const;

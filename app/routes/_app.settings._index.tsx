@@ -23,6 +23,7 @@ export default function SettingsPage() {
         </section>
       ) : null}
       {canManageKeys ? <p className="card"><a href="/settings/channels" data-testid="channels-settings-link">{t("channels:settings.link")}</a></p> : null}
+      {canManageKeys ? <p className="card"><a href="/settings/extensions" data-testid="extensions-settings-link">{t("extensions:link")}</a></p> : null}
       {canManageKeys ? <ApiKeys date={date} /> : null}
       {isAdmin ? <Team /> : null}
       {isAdmin ? <Audit date={date} /> : null}

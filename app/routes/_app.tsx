@@ -4,17 +4,21 @@ import { Form, NavLink, Outlet, useLoaderData } from "@remix-run/react";
 import { useTranslation } from "react-i18next";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { requireSession } from "../lib/session.server";
+import { describeExtensionNodes } from "../../nodes/extension/describe.server";
+import { registerRemoteNodes } from "../extensions/remote-nodes";
 
 /** Every page under this layout needs a signed-in operator. */
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const session = await requireSession(request, context);
-  return json({ session: { email: session.email, name: session.name, role: session.role } });
+  // Node types loaded from extensions are not in the browser bundle: every page learns them here.
+  return json({ session: { email: session.email, name: session.name, role: session.role }, extensionNodes: describeExtensionNodes() });
 }
 
 export const navItems = ["journeys", "segments", "users", "messages", "instances", "settings"] as const;
 
 export default function AppLayout() {
-  const { session } = useLoaderData<typeof loader>();
+  const { session, extensionNodes } = useLoaderData<typeof loader>();
+  registerRemoteNodes(extensionNodes);
   const { t } = useTranslation();
   return (
     <div className="app-shell">
