@@ -20,7 +20,11 @@ import { getI18n, pickLocale, type Locale } from "./i18n";
 import appStyles from "./styles/app.css";
 import { trpc } from "./trpc/client";
 
-export const links: LinksFunction = () => [{ rel: "stylesheet", href: appStyles }];
+export const links: LinksFunction = () => [
+  { rel: "stylesheet", href: appStyles },
+  { rel: "icon", href: "/favicon.svg", type: "image/svg+xml" },
+  { rel: "alternate icon", href: "/favicon.ico", sizes: "48x48" },
+];
 
 export async function loader({ request }: LoaderFunctionArgs) {
   return json({ locale: pickLocale(request.headers.get("cookie"), request.headers.get("accept-language")) });
