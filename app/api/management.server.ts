@@ -1,7 +1,10 @@
 import { z } from "zod";
-import { getJourney, importJourney, InvalidDocumentError, JourneyNotFoundError, DraftConflictError, NothingToPublishError, publishJourney, setJourneyStatus, exportJourney } from "../lib/journeys.server";
+import { getJourney, importJourney, InvalidDocumentError, JourneyNotFoundError, DraftConflictError, NothingToPublishError, publishJourney, exportJourney } from "../lib/journeys.server";
+import { changeJourneyStatus } from "../lib/journey-status.server";
+import { JourneyStateError } from "../lib/journey-transitions";
+import { keyRefusal, restActionFor } from "../lib/permissions";
 import { listJourneys } from "../lib/journey-list.server";
-import { authenticateKey, keyFromAuthorization } from "../ingest/keys.server";
+import { authenticateKey, keyFromAuthorization, type KeyAuth } from "../ingest/keys.server";
 import { jsonResponse, readBody } from "../ingest/http.server";
 import { countMembers, getSegment, listSegments, SegmentError, type SegmentSummary } from "../segments/store.server";
 import { describeRule, segmentDefinitionSchema } from "../segments/rules";
@@ -17,10 +20,7 @@ import type { PauseChoice } from "../ops/views";
  * same functions the UI uses; every answer is JSON, errors are `{ error: { code, message } }`.
  */
 
-export interface ApiAuth {
-  workspaceId: string;
-  keyId: string;
-}
+export type ApiAuth = KeyAuth;
 
 class ApiError extends Error {
   constructor(
@@ -37,7 +37,11 @@ export function apiError(status: number, code: string, message: string, issues?:
   return jsonResponse(status, { error: { code, message, ...(issues ? { issues } : {}) } });
 }
 
-/** Authenticates with a secret key, runs the handler, and maps known failures to 4xx. */
+/**
+ * Authenticates with a secret key, checks the action the permission table names for this route
+ * and method (restRoutes in app/lib/permissions.ts; a route without a row is refused), runs the
+ * handler, and maps known failures to 4xx.
+ */
 export async function withSecretKey(request: Request, services: AppServices, allowed: string[], handler: (auth: ApiAuth) => Promise<Response>): Promise<Response> {
   if (!allowed.includes(request.method)) {
     return jsonResponse(405, { error: { code: "method_not_allowed", message: `Use ${allowed.join(" or ")}.` } }, { allow: allowed.join(", ") });
@@ -50,6 +54,12 @@ export async function withSecretKey(request: Request, services: AppServices, all
       { "www-authenticate": 'Bearer realm="Waypost management API"' },
     );
   }
+  const action = restActionFor(new URL(request.url).pathname, request.method);
+  if (action === undefined) return apiError(403, "forbidden", "This route has no permission rule, so no key may call it.");
+  if (action !== "public") {
+    const refusal = keyRefusal(auth.holder, action);
+    if (refusal) return apiError(403, "forbidden", refusal);
+  }
   try {
     return await handler(auth);
   } catch (error) {
@@ -60,6 +70,7 @@ export async function withSecretKey(request: Request, services: AppServices, all
       return apiError(400, "invalid_document", "The journey document is not valid.", error.errors.map((e) => ({ path: e.path, message: e.message })));
     }
     if (error instanceof NothingToPublishError || error instanceof DraftConflictError) return apiError(409, "conflict", error.message);
+    if (error instanceof JourneyStateError) return apiError(409, "invalid_state", error.message);
     services.log.error("management API failed", { path: new URL(request.url).pathname, error: error instanceof Error ? error.message : String(error) });
     return apiError(500, "internal", "Something went wrong on our side; the request may be retried.");
   }
@@ -259,8 +270,7 @@ export function journeySetStatus(request: Request, services: AppServices, rawId:
       }
       inside = parsed.data.inside;
     }
-    const { held } = await setJourneyStatus(services.db, { workspaceId: auth.workspaceId }, id, status, { inside, engine: services.engine });
-    invalidateSegmentInterest(services, auth.workspaceId);
+    const { held } = await changeJourneyStatus(services, { workspaceId: auth.workspaceId }, id, status === "paused" ? "pause" : "resume", { inside });
     return jsonResponse(200, { id, status, held });
   });
 }

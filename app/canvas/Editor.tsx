@@ -26,11 +26,15 @@ import { createCanvasStore } from "./store";
 import { TestRunPanel } from "./TestRunPanel";
 import { reapply } from "./merge";
 import { backupKey, readBackup, SaveConflict, useAutosave, type Backup, type Draft } from "./useAutosave";
+import { transitionAllowed } from "../lib/journey-transitions";
 
 export interface EditorProps {
   journey: EditorJourney;
   workspaceTimezone: string;
   canEdit: boolean;
+  /** Whether the signed-in role may pause / resume (app/lib/permissions.ts). */
+  canPause?: boolean;
+  canResume?: boolean;
   vocabulary: { events: string[]; traits: string[]; segments: Array<{ key: string; name: string }> };
 }
 
@@ -66,7 +70,7 @@ export function Editor(props: EditorProps) {
   );
 }
 
-function EditorScreen({ journey: initial, workspaceTimezone, canEdit, vocabulary }: EditorProps) {
+function EditorScreen({ journey: initial, workspaceTimezone, canEdit, canPause = false, canResume = false, vocabulary }: EditorProps) {
   const { t } = useTranslation("canvas");
   const locale = useLocale();
   const store = useCanvasStore();
@@ -87,7 +91,8 @@ function EditorScreen({ journey: initial, workspaceTimezone, canEdit, vocabulary
   const saveDraft = trpc.journeys.saveDraft.useMutation();
   const publish = trpc.journeys.publish.useMutation();
   const startEditing = trpc.journeys.startEditing.useMutation();
-  const setStatus = trpc.journeys.setStatus.useMutation();
+  const pause = trpc.journeys.pause.useMutation();
+  const resume = trpc.journeys.resume.useMutation();
 
   const autosave = useAutosave({
     store,
@@ -309,7 +314,8 @@ function EditorScreen({ journey: initial, workspaceTimezone, canEdit, vocabulary
   const reload = async () => show(await utils.journeys.get.fetch({ id: journey.id }, { staleTime: 0 }));
 
   const toggleStatus = async () => {
-    await setStatus.mutateAsync({ id: journey.id, status: journey.status === "live" ? "paused" : "live" });
+    if (journey.status === "live") await pause.mutateAsync({ id: journey.id });
+    else await resume.mutateAsync({ id: journey.id });
     await reload();
   };
 
@@ -417,8 +423,8 @@ function EditorScreen({ journey: initial, workspaceTimezone, canEdit, vocabulary
                 {publishing ? t("publish.publishing") : t("publish.publish")}
               </button>
             )}
-            {canEdit && (status === "live" || status === "paused") ? (
-              <button type="button" onClick={() => void toggleStatus()} disabled={setStatus.isPending}>
+            {(status === "live" && canPause && transitionAllowed("pause", status)) || (status === "paused" && canResume && transitionAllowed("resume", status)) ? (
+              <button type="button" onClick={() => void toggleStatus()} disabled={pause.isPending || resume.isPending} data-testid="toggle-status">
                 {status === "live" ? t("editor.pause") : t("editor.resume")}
               </button>
             ) : null}

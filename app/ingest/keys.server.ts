@@ -1,6 +1,8 @@
-import { eq, sql } from "drizzle-orm";
-import { apiKeys, type ApiKeyKind } from "../../db/schema";
-import { sha256, verifyApiKey } from "../lib/auth.server";
+import { and, eq, isNull, sql } from "drizzle-orm";
+import type { Db } from "../../db/client";
+import { apiKeys, operators, workspaceMembers, type ApiKeyKind, type ApiKeyScope, type Role } from "../../db/schema";
+import { createApiKey, sha256, type CreatedApiKey } from "../lib/auth.server";
+import { widerThanRole, type Action, type KeyHolder } from "../lib/permissions";
 import type { AppServices } from "../services.server";
 
 /**
@@ -14,8 +16,15 @@ export const KEY_CACHE_MS = 10_000;
 const LAST_USED_EVERY_MS = 60_000;
 const MAX_CACHED = 10_000;
 
+/** A verified key: its workspace, and who stands behind it now (app/lib/permissions.ts `keyMay`). */
+export interface KeyAuth {
+  workspaceId: string;
+  keyId: string;
+  holder: KeyHolder;
+}
+
 interface CachedKey {
-  result: { workspaceId: string; keyId: string } | null;
+  result: KeyAuth | null;
   expiresAt: number;
 }
 
@@ -52,7 +61,34 @@ export function keyFromAuthorization(header: string | null): string | undefined 
   return undefined;
 }
 
-export async function authenticateKey(services: AppServices, key: string | undefined, kind: ApiKeyKind): Promise<{ workspaceId: string; keyId: string } | null> {
+/**
+ * A live key of this kind, with its scope and its creator's current role: a creator who was
+ * deactivated or left the workspace leaves the key with no rights beyond a write key's (decision
+ * 0741). Role changes reach cached keys within KEY_CACHE_MS.
+ */
+async function verifyKey(db: Db, key: string, kind: ApiKeyKind): Promise<KeyAuth | null> {
+  if (!key.startsWith(`wp_${kind}_`)) return null;
+  const [row] = await db
+    .select({
+      workspaceId: apiKeys.workspaceId,
+      keyId: apiKeys.id,
+      scope: apiKeys.scope,
+      createdBy: apiKeys.createdBy,
+      disabledAt: operators.disabledAt,
+      role: workspaceMembers.role,
+    })
+    .from(apiKeys)
+    .leftJoin(operators, eq(operators.id, apiKeys.createdBy))
+    .leftJoin(workspaceMembers, and(eq(workspaceMembers.operatorId, apiKeys.createdBy), eq(workspaceMembers.workspaceId, apiKeys.workspaceId)))
+    .where(and(eq(apiKeys.keyHash, sha256(key)), eq(apiKeys.kind, kind), isNull(apiKeys.revokedAt)))
+    .limit(1);
+  if (!row) return null;
+  const creatorless = row.createdBy === null;
+  const creator: Role | null = !creatorless && row.disabledAt === null && row.role ? row.role : null;
+  return { workspaceId: row.workspaceId, keyId: row.keyId, holder: { kind, scope: row.scope, creatorless, creator } };
+}
+
+export async function authenticateKey(services: AppServices, key: string | undefined, kind: ApiKeyKind): Promise<KeyAuth | null> {
   if (!key || key.length > 200) return null;
   const state = runtime(services);
   const cacheKey = `${kind}:${sha256(key)}`;
@@ -61,7 +97,7 @@ export async function authenticateKey(services: AppServices, key: string | undef
   let result: CachedKey["result"];
   if (cached && cached.expiresAt > now) result = cached.result;
   else {
-    result = await verifyApiKey(services.db, key, kind);
+    result = await verifyKey(services.db, key, kind);
     if (state.cache.size >= MAX_CACHED) state.cache.clear();
     state.cache.set(cacheKey, { result, expiresAt: now + KEY_CACHE_MS });
   }
@@ -80,4 +116,33 @@ export async function authenticateKey(services: AppServices, key: string | undef
 /** Forget cached verifications (tests revoke keys and expect an immediate 401). */
 export function clearKeyCache(services: AppServices): void {
   runtime(services).cache.clear();
+}
+
+/** A key whose scope is wider than its creator's role is refused (403 on every surface). */
+export class ScopeTooWideError extends Error {
+  constructor(
+    readonly role: Role,
+    readonly scope: ApiKeyScope,
+    readonly actions: Action[],
+  ) {
+    super(`A ${role} cannot create a key with the ${scope} scope: it would allow ${actions.join(", ")}, which your role does not. Choose a narrower scope.`);
+    this.name = "ScopeTooWideError";
+  }
+}
+
+/**
+ * Creates a key for a signed-in operator, refusing a scope wider than their role. The scope is
+ * set in the same transaction as the insert, so no key ever exists with the default scope.
+ */
+export async function createScopedApiKey(
+  db: Db,
+  input: { workspaceId: string; kind: ApiKeyKind; name: string; scope: ApiKeyScope; createdBy: string; role: Role },
+): Promise<CreatedApiKey & { scope: ApiKeyScope }> {
+  const wider = widerThanRole(input.kind, input.scope, input.role);
+  if (wider.length > 0) throw new ScopeTooWideError(input.role, input.scope, wider);
+  return db.transaction(async (tx) => {
+    const created = await createApiKey(tx as unknown as Db, { workspaceId: input.workspaceId, kind: input.kind, name: input.name, createdBy: input.createdBy });
+    await tx.update(apiKeys).set({ scope: input.scope }).where(eq(apiKeys.id, created.id));
+    return { ...created, scope: input.scope };
+  });
 }

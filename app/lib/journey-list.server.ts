@@ -3,6 +3,7 @@ import { query, type Db } from "../../db/client";
 import { journeys, journeyVersions, operators, segments, type JourneyStatus } from "../../db/schema";
 import { distinctEventNames } from "../segments/store.server";
 import { recordAudit } from "./accounts.server";
+import { assertTransition } from "./journey-transitions";
 import { JourneyNotFoundError, type JourneyDetail } from "./journeys.server";
 import type { JourneyDocument } from "../../workflows/document";
 
@@ -119,10 +120,10 @@ export async function unarchiveJourney(db: Db, actor: { workspaceId: string; ope
     .from(journeys)
     .where(and(eq(journeys.id, journeyId), eq(journeys.workspaceId, actor.workspaceId)));
   if (!journey) throw new JourneyNotFoundError(journeyId);
-  if (journey.status !== "archived") return;
+  assertTransition("unarchive", journey.status);
   await db
     .update(journeys)
     .set({ status: journey.liveVersionId ? "paused" : "draft", updatedAt: new Date(), updatedBy: actor.operatorId ?? null })
-    .where(eq(journeys.id, journeyId));
+    .where(and(eq(journeys.id, journeyId), eq(journeys.status, "archived")));
   await recordAudit(db, { ...actor, action: "journey.unarchived", target: journeyId });
 }

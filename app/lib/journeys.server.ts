@@ -9,6 +9,7 @@ import type { JourneyEngine } from "../../workflows/engine";
 import type { TemporalEngine } from "../../workflows/temporal/engine";
 import type { PauseChoice } from "../ops/views";
 import { recordAudit } from "./accounts.server";
+import { assertTransition } from "./journey-transitions";
 
 /**
  * The journey store: drafts, immutable published versions, and the lifecycle around them.
@@ -199,6 +200,7 @@ export type PublishResult =
  */
 export async function publishJourney(db: Db, actor: Actor, input: { journeyId: string; baseRevision?: number }): Promise<PublishResult> {
   const detail = await getJourney(db, actor.workspaceId, input.journeyId);
+  assertTransition("publish", detail.status);
   if (!detail.draft) throw new NothingToPublishError();
   if (input.baseRevision !== undefined && detail.draft.revision !== input.baseRevision) {
     throw new DraftConflictError({ revision: detail.draft.revision, updatedAt: detail.draft.updatedAt, updatedBy: detail.draft.updatedBy });
@@ -248,12 +250,13 @@ export async function setJourneyStatus(
   status: "live" | "paused" | "archived",
   options: { inside?: PauseChoice; engine?: JourneyEngine } = {},
 ): Promise<{ held: boolean; holdChanged: boolean }> {
-  const journey = await requireJourney(db, actor.workspaceId, journeyId);
-  if (status === "live" && !journey.liveVersionId) throw new NothingToPublishError();
+  await requireJourney(db, actor.workspaceId, journeyId);
   const inside = options.inside ?? "keep_running";
   const held = status === "paused" && inside === "hold";
   const result = await transaction(db, async (tx) => {
-    const [before] = await rows<{ held: boolean }>(tx, sql`select held from journeys where id = ${journeyId}::uuid for update`);
+    const [before] = await rows<{ held: boolean; status: JourneyStatus }>(tx, sql`select held, status from journeys where id = ${journeyId}::uuid for update`);
+    // Checked on the locked row, so two operators racing cannot both change it from a stale state.
+    assertTransition(status === "live" ? "resume" : status === "paused" ? "pause" : "archive", before.status);
     const holdChanged = before.held !== held;
     if (holdChanged) await setEmbeddedHold(tx, journeyId, held, Date.now());
     await rows(tx, sql`update journeys set status = ${status}, updated_at = now(), updated_by = ${actor.operatorId ?? null} where id = ${journeyId}::uuid`);

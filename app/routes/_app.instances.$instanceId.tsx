@@ -4,6 +4,7 @@ import { Link, useLoaderData, useRevalidator } from "@remix-run/react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { getInstance, type InstanceDetail, type TimelineEntry } from "../lib/instances.server";
+import { roleMay } from "../lib/permissions";
 import { requireSession } from "../lib/session.server";
 import { useOperationError, useTimestamp, ViewBadge } from "../ops/shared";
 import { trpc } from "../trpc/client";
@@ -15,7 +16,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const id = params.instanceId ?? "";
   const instance = UUID.test(id) ? await getInstance(context.services.db, session.workspaceId, id) : null;
   if (!instance) throw new Response("Not found", { status: 404 });
-  return json({ instance, isAdmin: session.role === "admin" });
+  return json({ instance, isAdmin: roleMay(session.role, "instances.operate") });
 }
 
 type Action = "cancel" | "skipWait" | "retry";

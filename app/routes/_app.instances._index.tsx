@@ -5,6 +5,7 @@ import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { engineHealth, instanceFilterOptions, listInstances, type InstanceFilter, type InstanceListItem } from "../lib/instances.server";
 import { instanceViews, pauseChoices, type InstanceView, type PauseChoice } from "../ops/views";
+import { roleMay } from "../lib/permissions";
 import { requireSession } from "../lib/session.server";
 import { useOperationError, useDuration, useTimestamp, ViewBadge } from "../ops/shared";
 import { trpc } from "../trpc/client";
@@ -35,11 +36,11 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     instanceFilterOptions(db, session.workspaceId),
     engineHealth(db, context.services.now().getTime()),
   ]);
-  return json({ page, options, health, filter, isAdmin: session.role === "admin" });
+  return json({ page, options, health, filter, isAdmin: roleMay(session.role, "instances.operate"), canPause: roleMay(session.role, "journeys.pause"), canResume: roleMay(session.role, "journeys.resume") });
 }
 
 export default function InstancesPage() {
-  const { page, options, health, filter, isAdmin } = useLoaderData<typeof loader>();
+  const { page, options, health, filter, isAdmin, canPause, canResume } = useLoaderData<typeof loader>();
   const { t } = useTranslation("ops");
   const when = useTimestamp();
   const utils = trpc.useUtils();
@@ -52,13 +53,20 @@ export default function InstancesPage() {
   /** The journey whose pause waits for the choice about users inside. */
   const [pausing, setPausing] = useState<{ journeyId: string; name: string } | null>(null);
   const [inside, setInside] = useState<PauseChoice>("keep_running");
-  const setStatus = trpc.operations.setJourneyStatus.useMutation({
+  const pause = trpc.journeys.pause.useMutation({
     onSuccess: (_data, input) => {
-      setNotice(t(input.status === "paused" ? `actions.done.paused_${input.inside ?? "keep_running"}` : "actions.done.live"));
+      setNotice(t(`actions.done.paused_${input.inside ?? "keep_running"}`));
       setPausing(null);
       revalidator.revalidate();
     },
   });
+  const resume = trpc.journeys.resume.useMutation({
+    onSuccess: () => {
+      setNotice(t("actions.done.live"));
+      revalidator.revalidate();
+    },
+  });
+  const setStatus = { isPending: pause.isPending || resume.isPending, error: pause.error ?? resume.error };
   const cancelMany = trpc.operations.cancelMany.useMutation({
     onSuccess: (data) => {
       setNotice(t("bulk.done", { count: data.cancelled }));
@@ -194,7 +202,7 @@ export default function InstancesPage() {
               type="button"
               className="primary"
               disabled={setStatus.isPending}
-              onClick={() => setStatus.mutate({ journeyId: pausing.journeyId, status: "paused", inside })}
+              onClick={() => pause.mutate({ id: pausing.journeyId, inside })}
               data-testid="pause-confirm"
             >
               {t("pause.confirm")}
@@ -244,7 +252,7 @@ export default function InstancesPage() {
                 <td>{when(item.enteredAt)}</td>
                 {isAdmin ? (
                   <td>
-                    {item.journeyStatus === "live" || item.journeyStatus === "paused" ? (
+                    {(item.journeyStatus === "live" && canPause) || (item.journeyStatus === "paused" && canResume) ? (
                       <button
                         type="button"
                         className="link"
@@ -252,7 +260,7 @@ export default function InstancesPage() {
                         onClick={() => {
                           setNotice(null);
                           if (item.journeyStatus === "paused") {
-                            setStatus.mutate({ journeyId: item.journeyId, status: "live" });
+                            resume.mutate({ id: item.journeyId });
                             return;
                           }
                           // Pausing asks first what happens to the users inside.

@@ -9,6 +9,7 @@ import { Editor } from "../canvas/Editor";
 import { journeyVocabulary, toEditorJourney } from "../lib/journey-list.server";
 import { getJourney, JourneyNotFoundError } from "../lib/journeys.server";
 import { requireSession } from "../lib/session.server";
+import { roleMay } from "../lib/permissions";
 
 // React Flow's own stylesheet first, so the canvas styles can refine it.
 export const links: LinksFunction = () => [
@@ -17,8 +18,6 @@ export const links: LinksFunction = () => [
 ];
 
 export const meta: MetaFunction<typeof loader> = ({ data }) => [{ title: data ? `${data.journey.name} · Waypost` : "Waypost" }];
-
-const editorRoles = ["admin", "marketer", "developer"];
 
 export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const session = await requireSession(request, context);
@@ -33,7 +32,9 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
       journey: toEditorJourney(detail),
       vocabulary,
       workspaceTimezone: workspace?.timezone ?? "UTC",
-      canEdit: editorRoles.includes(session.role),
+      canEdit: roleMay(session.role, "journeys.edit"),
+      canPause: roleMay(session.role, "journeys.pause"),
+      canResume: roleMay(session.role, "journeys.resume"),
     });
   } catch (error) {
     // A malformed id is as absent as an unknown one.
@@ -44,5 +45,5 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
 
 export default function JourneyEditorPage() {
   const data = useLoaderData<typeof loader>();
-  return <Editor key={data.journey.id} journey={data.journey} workspaceTimezone={data.workspaceTimezone} canEdit={data.canEdit} vocabulary={data.vocabulary} />;
+  return <Editor key={data.journey.id} journey={data.journey} workspaceTimezone={data.workspaceTimezone} canEdit={data.canEdit} canPause={data.canPause} canResume={data.canResume} vocabulary={data.vocabulary} />;
 }

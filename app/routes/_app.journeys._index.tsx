@@ -7,6 +7,8 @@ import { journeyStatuses, type JourneyStatus } from "../../db/schema";
 import canvasStyles from "../canvas/canvas.css";
 import { journeyListStats } from "../lib/analytics.server";
 import { listJourneys } from "../lib/journey-list.server";
+import { transitionAllowed } from "../lib/journey-transitions";
+import { roleMay } from "../lib/permissions";
 import { requireSession } from "../lib/session.server";
 import { trpc } from "../trpc/client";
 
@@ -25,11 +27,13 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
     search || status ? listJourneys(db, session.workspaceId).then((r) => r.length) : Promise.resolve(-1),
   ]);
   const stats = await journeyListStats(db, session.workspaceId, rows.filter((r) => r.liveVersion !== null).map((r) => r.id));
-  return json({ journeys: rows, stats, search, status: status ?? "", hasAny: all === -1 ? rows.length > 0 : all > 0 });
+  // Buttons are offered only to roles the permission table allows (the server checks again).
+  const may = { archive: roleMay(session.role, "journeys.archive"), unarchive: roleMay(session.role, "journeys.unarchive") };
+  return json({ journeys: rows, stats, search, status: status ?? "", hasAny: all === -1 ? rows.length > 0 : all > 0, may });
 }
 
 export default function JourneysPage() {
-  const { journeys, stats, search, status, hasAny } = useLoaderData<typeof loader>();
+  const { journeys, stats, search, status, hasAny, may } = useLoaderData<typeof loader>();
   const { t, i18n } = useTranslation("canvas");
   const navigate = useNavigate();
   const submit = useSubmit();
@@ -46,7 +50,7 @@ export default function JourneysPage() {
   const create = trpc.journeys.create.useMutation({ onSuccess: ({ id }) => navigate(`/journeys/${id}`), onError: fail });
   const duplicate = trpc.journeys.duplicate.useMutation({ onSuccess: refresh, onError: fail });
   const rename = trpc.journeys.rename.useMutation({ onSuccess: refresh, onError: fail });
-  const archive = trpc.journeys.setStatus.useMutation({ onSuccess: refresh, onError: fail });
+  const archive = trpc.journeys.archive.useMutation({ onSuccess: refresh, onError: fail });
   const unarchive = trpc.journeys.unarchive.useMutation({ onSuccess: refresh, onError: fail });
   const importJourney = trpc.journeys.import.useMutation({ onSuccess: ({ id }) => navigate(`/journeys/${id}`), onError: (e) => setError(t("list.importFailed", { error: e.message })) });
 
@@ -191,19 +195,20 @@ export default function JourneysPage() {
                     <button type="button" className="link" onClick={() => void exportJourney(j.id, j.name)}>
                       {t("list.export")}
                     </button>
-                    {j.status === "archived" ? (
-                      <button type="button" className="link" onClick={() => unarchive.mutate({ id: j.id })}>
+                    {may.unarchive && transitionAllowed("unarchive", j.status) ? (
+                      <button type="button" className="link" onClick={() => unarchive.mutate({ id: j.id })} data-testid="unarchive">
                         {t("list.unarchive")}
                       </button>
-                    ) : (
+                    ) : may.archive && transitionAllowed("archive", j.status) ? (
                       <button
                         type="button"
                         className="link danger"
-                        onClick={() => window.confirm(t("list.confirmArchive", { name: j.name })) && archive.mutate({ id: j.id, status: "archived" })}
+                        onClick={() => window.confirm(t("list.confirmArchive", { name: j.name })) && archive.mutate({ id: j.id })}
+                        data-testid="archive"
                       >
                         {t("list.archive")}
                       </button>
-                    )}
+                    ) : null}
                   </span>
                 </td>
               </tr>

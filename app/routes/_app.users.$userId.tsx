@@ -3,6 +3,7 @@ import { json } from "@remix-run/node";
 import { Link, useLoaderData, useNavigate } from "@remix-run/react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
+import { roleMay } from "../lib/permissions";
 import { requireSession } from "../lib/session.server";
 import { trpc } from "../trpc/client";
 import { useDateTime } from "../users/format";
@@ -14,7 +15,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const profile = await getProfile(context.services.db, session.workspaceId, userId);
   if (!profile) throw new Response("Not found", { status: 404 });
   const events = await userEvents(context.services.db, session.workspaceId, userId, { limit: 50 });
-  return json({ profile, events, canErase: session.role === "admin" });
+  return json({ profile, events, canErase: roleMay(session.role, "users.erase") });
 }
 
 const channels = ["push", "sms", "email"] as const;

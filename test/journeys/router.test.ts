@@ -13,6 +13,7 @@ describe("journeys router", () => {
   const createCaller = createCallerFactory(appRouter);
   let session: SessionInfo;
   let other: SessionInfo;
+  let admin: SessionInfo;
   const caller = (s: SessionInfo | null) => createCaller({ services: app.services, session: s }).journeys;
 
   beforeAll(async () => {
@@ -21,6 +22,8 @@ describe("journeys router", () => {
     const b = await app.addOperator("developer", "dev@example.com");
     session = { operatorId: a.id, workspaceId: app.workspaceId, email: a.email, name: "Mei", role: "marketer", locale: null };
     other = { operatorId: b.id, workspaceId: app.workspaceId, email: b.email, name: "Dev", role: "developer", locale: null };
+    const c = await app.addOperator("admin", "ada@example.com");
+    admin = { operatorId: c.id, workspaceId: app.workspaceId, email: c.email, name: "Ada", role: "admin", locale: null };
   });
   afterAll(() => app?.close());
 
@@ -94,14 +97,16 @@ describe("journeys router", () => {
     await api.restore({ id, version: 1 });
     expect((await api.get({ id })).draft!.document.nodes).toHaveLength(4);
 
-    await api.setStatus({ id, status: "archived" });
+    // Archiving stops entries: admins only (app/lib/permissions.ts); restoring is for every editor.
+    expect(await codeOf(api.archive({ id }))).toBe("FORBIDDEN");
+    await caller(admin).archive({ id });
     expect((await api.get({ id })).status).toBe("archived");
     await api.unarchive({ id });
     // Published before: back as paused, so nobody enters until someone resumes it on purpose.
     expect((await api.get({ id })).status).toBe("paused");
 
     const { id: never } = await api.create({ name: "Never published" });
-    await api.setStatus({ id: never, status: "archived" });
+    await caller(admin).archive({ id: never });
     await api.unarchive({ id: never });
     expect((await api.get({ id: never })).status).toBe("draft");
   });

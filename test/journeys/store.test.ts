@@ -19,6 +19,7 @@ import {
   setJourneyStatus,
   startEditing,
 } from "../../app/lib/journeys.server";
+import { JourneyStateError } from "../../app/lib/journey-transitions";
 import { startTestApp, type TestApp } from "../support/app";
 
 function signupDocument(name: string, exitLabel = "done") {
@@ -114,7 +115,7 @@ describe("journey store: drafts, publishing, versions", () => {
     expect((await exportJourney(app.services.db, app.workspaceId, id)).name).toBe("imported");
     const copy = await duplicateJourney(app.services.db, actor, id);
     expect((await getJourney(app.services.db, app.workspaceId, copy.id)).name).toBe("imported (copy)");
-    await expect(setJourneyStatus(app.services.db, actor, id, "live")).rejects.toBeInstanceOf(NothingToPublishError);
+    await expect(setJourneyStatus(app.services.db, actor, id, "live")).rejects.toBeInstanceOf(JourneyStateError);
     await publishJourney(app.services.db, actor, { journeyId: id });
     await setJourneyStatus(app.services.db, actor, id, "paused");
     expect((await listLiveJourneys(app.services.db, app.workspaceId)).map((j) => j.journeyId)).not.toContain(id);

@@ -275,7 +275,7 @@ describe.skipIf(!address)(`operator actions on a real Temporal server (${address
       const due = await w.enter(journeyId, "h-due");
       const skipped = await w.enter(journeyId, "h-skipped");
       const enteredAt = Date.now();
-      expect(await w.admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" })).toEqual({ held: true, holdChanged: true });
+      expect(await w.admin.journeys.pause({ id: journeyId, inside: "hold" })).toEqual({ held: true, holdChanged: true });
       // Skipping a held instance's wait moves it on to its push, which waits for resume.
       await w.admin.operations.skipWait({ id: skipped });
       expect(await w.row(skipped)).toMatchObject({ status: "active", node_id: "push" });
@@ -284,7 +284,7 @@ describe.skipIf(!address)(`operator actions on a real Temporal server (${address
       expect(w.sends).toEqual([]);
       expect(await w.row(due)).toMatchObject({ status: "active", node_id: "wait" });
 
-      expect(await w.admin.operations.setJourneyStatus({ journeyId, status: "live" })).toEqual({ held: false, holdChanged: true });
+      expect(await w.admin.journeys.resume({ id: journeyId })).toEqual({ held: false, holdChanged: true });
       for (const id of [due, skipped]) await until("the held instance to finish", async () => (await w.row(id)).status === "completed");
       expect([...w.sends].sort()).toEqual(["h-due", "h-skipped"]);
       expect((await w.audits("journey.paused")).map((a) => a.details)).toEqual([{ inside: "hold" }]);
@@ -314,7 +314,7 @@ describe.skipIf(!address)(`operator actions on a real Temporal server (${address
         ),
       );
       const id = await w.enter(journeyId, "e-1");
-      await w.admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" });
+      await w.admin.journeys.pause({ id: journeyId, inside: "hold" });
       const messageId = randomUUID();
       await rows(
         shared.db.db,
@@ -329,7 +329,7 @@ describe.skipIf(!address)(`operator actions on a real Temporal server (${address
       expect(await w.row(id)).toMatchObject({ status: "active", node_id: "opened" });
       expect(w.sends).toEqual([]);
 
-      await w.admin.operations.setJourneyStatus({ journeyId, status: "live" });
+      await w.admin.journeys.resume({ id: journeyId });
       await until("the instance to finish", async () => (await w.row(id)).status === "completed");
       expect(w.sends).toEqual(["e-1"]);
       expect((await w.events(id)).filter((e) => e.kind === "left" && e.node_id === "opened")).toEqual([{ kind: "left", node_id: "opened", output: "happened", reason: null }]);
@@ -343,7 +343,7 @@ describe.skipIf(!address)(`operator actions on a real Temporal server (${address
     try {
       const journeyId = await w.publish(waitThenPush("keep", { amount: 1, unit: "minutes" }));
       const id = await w.enter(journeyId, "k-1");
-      expect(await w.admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "keep_running" })).toEqual({ held: false, holdChanged: false });
+      expect(await w.admin.journeys.pause({ id: journeyId, inside: "keep_running" })).toEqual({ held: false, holdChanged: false });
       expect((await w.engine.triggerJourney({ workspaceId: w.workspaceId, journeyId, userId: "k-new" })).entered).toBe(false);
       await until("the instance to finish", async () => (await w.row(id)).status === "completed");
       expect(w.sends).toEqual(["k-1"]);

@@ -270,7 +270,7 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
       const h1 = await enter(h, "held-1");
       const h2 = await enter(h, "held-2");
       const { admin } = await callers(h, "hold");
-      expect(await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" })).toEqual({ held: true, holdChanged: true });
+      expect(await admin.journeys.pause({ id: journeyId, inside: "hold" })).toEqual({ held: true, holdChanged: true });
       expect((await admin.operations.list({ journeyId })).items[0]).toMatchObject({ journeyStatus: "paused", journeyHeld: true });
       h.clock.advance(2 * HOUR);
       await drain(h);
@@ -285,7 +285,7 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
       ]);
       expect(await count(h, sql`select count(*) as n from journey_outbox where next_attempt_at = 'infinity'`)).toBe(1);
 
-      expect(await admin.operations.setJourneyStatus({ journeyId, status: "live" })).toEqual({ held: false, holdChanged: true });
+      expect(await admin.journeys.resume({ id: journeyId })).toEqual({ held: false, holdChanged: true });
       await drain(h);
       expect(sends.sort()).toEqual(["held-1", "held-2"]);
       h.clock.advance(2 * HOUR);
@@ -330,13 +330,13 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
       );
       const id = await enter(h, "held-event");
       const { admin } = await callers(h, "hold-event");
-      await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" });
+      await admin.journeys.pause({ id: journeyId, inside: "hold" });
       await h.engine.handleEvents([await h.storeEvent("held-event", "app_opened")]);
       await drain(h);
       expect(sends).toEqual([]);
       const [row] = await rows<{ node_id: string }>(h.db.db, sql`select node_id from journey_instances where id = ${id}::uuid`);
       expect(row.node_id).toBe("push");
-      await admin.operations.setJourneyStatus({ journeyId, status: "live" });
+      await admin.journeys.resume({ id: journeyId });
       await drain(h);
       expect(sends).toEqual(["held-event"]);
     } finally {
@@ -365,7 +365,7 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
       const gateway = new RecordingGateway();
       const engine = createTemporalEngine({ db: h.db.db, now: h.clock.now, gateway });
       const { admin } = await callers(h, "lost-start");
-      await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "hold" });
+      await admin.journeys.pause({ id: journeyId, inside: "hold" });
       await engine.handleEvents([await h.storeEvent("lost-start", "app_opened")]);
       expect(gateway.repairs.map((r) => [r.input.instance.instanceId, r.input.resume?.held])).toEqual([[id, true]]);
     } finally {
@@ -380,7 +380,7 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
       const { journeyId } = await h.publish(waitThenPush());
       await enter(h, "kept-1");
       const { admin } = await callers(h, "keep");
-      expect(await admin.operations.setJourneyStatus({ journeyId, status: "paused", inside: "keep_running" })).toEqual({ held: false, holdChanged: false });
+      expect(await admin.journeys.pause({ id: journeyId, inside: "keep_running" })).toEqual({ held: false, holdChanged: false });
       const entry = await h.engine.triggerJourney({ workspaceId: h.workspaceId, journeyId, userId: "kept-new" });
       expect(entry.entered).toBe(false);
       h.clock.advance(2 * HOUR);
@@ -448,7 +448,7 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
         () => asMarketer.operations.cancel({ id }),
         () => asMarketer.operations.skipWait({ id }),
         () => asMarketer.operations.retry({ id }),
-        () => asMarketer.operations.setJourneyStatus({ journeyId, status: "paused" }),
+        () => asMarketer.journeys.pause({ id: journeyId }),
       ]) {
         await expect(attempt()).rejects.toMatchObject({ code: "FORBIDDEN" });
       }
@@ -460,7 +460,7 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
       const asAdmin = caller(admin.id, "admin");
       await expect(asAdmin.operations.retry({ id })).rejects.toMatchObject({ code: "PRECONDITION_FAILED", message: "not_failed" });
       await asAdmin.operations.skipWait({ id });
-      await asAdmin.operations.setJourneyStatus({ journeyId, status: "paused" });
+      await asAdmin.journeys.pause({ id: journeyId });
       expect(await count(h, sql`select count(*) as n from audit_log where operator_id = ${admin.id}::uuid and action in ('instance.wait_skipped', 'journey.paused')`)).toBe(2);
     } finally {
       await h.close();

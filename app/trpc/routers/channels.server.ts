@@ -6,7 +6,7 @@ import { messageSearchInput, searchMessageLog } from "../../channels/messages.se
 import { channelsOf } from "../../../nodes/channels/runtime.server";
 import { loadPolicySettings, listProviderSettings, providerSchemas, savePolicySettings, saveProviderSettings, type ProviderId } from "../../../nodes/channels/settings.server";
 import { channels } from "../../../nodes/channels/provider";
-import { authedProcedure, requireRole, router } from "../init.server";
+import { requireAction, router } from "../init.server";
 
 /** Zod issues under a prefix ("config.host"), so the form marks the right field. */
 function invalid(issues: ZodIssue[], prefix: string[] = []): TRPCError {
@@ -55,7 +55,7 @@ const testContent = z.object({
 
 export const channelsRouter = router({
   /** Providers (config and which secrets are set, never their values), policy, callback URLs. */
-  settings: requireRole("developer")
+  settings: requireAction("channels.manage")
     .input(z.object({ origin: z.string().url().optional() }).optional())
     .query(async ({ ctx, input }) => {
       const runtime = channelsOf(ctx.services);
@@ -71,7 +71,7 @@ export const channelsRouter = router({
       };
     }),
 
-  saveProvider: requireRole("developer")
+  saveProvider: requireAction("channels.manage")
     .input(
       z.object({
         channel: z.enum(channels),
@@ -125,7 +125,7 @@ export const channelsRouter = router({
       return { ok: true };
     }),
 
-  savePolicy: requireRole("developer")
+  savePolicy: requireAction("channels.manage")
     .input(z.unknown())
     .mutation(async ({ ctx, input }) => {
       try {
@@ -139,7 +139,7 @@ export const channelsRouter = router({
     }),
 
   /** Straight to the configured provider (no policies); answers with the provider's own code. */
-  sendTest: requireRole("developer")
+  sendTest: requireAction("channels.manage")
     .input(z.object({ channel: z.enum(channels), to: z.string().trim().min(1, "Enter where to send the test").max(4096), content: testContent.default({}) }))
     .mutation(async ({ ctx, input }) => {
       const c = input.content;
@@ -164,5 +164,5 @@ export const channelsRouter = router({
     }),
 
   /** The Messages page. Any signed-in operator (support reads it). */
-  messages: authedProcedure.input(messageSearchInput).query(({ ctx, input }) => searchMessageLog(ctx.services.db, ctx.session.workspaceId, input)),
+  messages: requireAction("messages.read").input(messageSearchInput).query(({ ctx, input }) => searchMessageLog(ctx.services.db, ctx.session.workspaceId, input)),
 });

@@ -4,7 +4,10 @@ import { z } from "zod";
 import { journeyStatuses, users } from "../../../db/schema";
 import { journeyStats } from "../../lib/analytics.server";
 import { invalidateSegmentInterest } from "../../segments/membership.server";
-import { listJourneys, toEditorJourney, unarchiveJourney } from "../../lib/journey-list.server";
+import { listJourneys, toEditorJourney } from "../../lib/journey-list.server";
+import { changeJourneyStatus } from "../../lib/journey-status.server";
+import { JourneyStateError } from "../../lib/journey-transitions";
+import { pauseChoices } from "../../ops/views";
 import {
   createJourney,
   DraftConflictError,
@@ -20,13 +23,9 @@ import {
   renameJourney,
   restoreVersion,
   saveDraft,
-  setJourneyStatus,
   startEditing,
 } from "../../lib/journeys.server";
-import { authedProcedure, requireRole, router } from "../init.server";
-
-/** Every role may build journeys; the gate documents that writes are deliberate. */
-const editorProcedure = requireRole("marketer", "developer");
+import { requireAction, router } from "../init.server";
 
 const journeyId = z.object({ id: z.string().uuid() });
 
@@ -38,6 +37,7 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
     if (error instanceof DraftConflictError) throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
     if (error instanceof JourneyNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: error.message, cause: error });
     if (error instanceof NothingToPublishError) throw new TRPCError({ code: "PRECONDITION_FAILED", message: error.message, cause: error });
+    if (error instanceof JourneyStateError) throw new TRPCError({ code: "CONFLICT", message: error.message, cause: error });
     if (error instanceof InvalidDocumentError) {
       throw new TRPCError({ code: "BAD_REQUEST", message: error.message, cause: { issues: error.errors.map((e) => ({ path: e.path.split("."), message: e.message })) } });
     }
@@ -46,42 +46,44 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
 }
 
 export const journeysRouter = router({
-  list: authedProcedure
+  list: requireAction("journeys.read")
     .input(z.object({ search: z.string().max(200).optional(), status: z.enum(journeyStatuses).optional() }).default({}))
     .query(({ ctx, input }) => listJourneys(ctx.services.db, ctx.session.workspaceId, input)),
 
-  get: authedProcedure
+  get: requireAction("journeys.read")
     .input(journeyId)
     .query(({ ctx, input }) => mapErrors(async () => toEditorJourney(await getJourney(ctx.services.db, ctx.session.workspaceId, input.id)))),
 
-  create: editorProcedure
+  create: requireAction("journeys.edit")
     .input(z.object({ name: z.string().trim().min(1).max(200), document: z.unknown().optional() }))
     .mutation(({ ctx, input }) => mapErrors(() => createJourney(ctx.services.db, ctx.session, input))),
 
-  duplicate: editorProcedure
+  duplicate: requireAction("journeys.edit")
     .input(journeyId.extend({ name: z.string().trim().min(1).max(200).optional() }))
     .mutation(({ ctx, input }) => mapErrors(() => duplicateJourney(ctx.services.db, ctx.session, input.id, input.name))),
 
-  rename: editorProcedure
+  rename: requireAction("journeys.edit")
     .input(journeyId.extend({ name: z.string().trim().min(1).max(200) }))
     .mutation(({ ctx, input }) => mapErrors(() => renameJourney(ctx.services.db, ctx.session, input.id, input.name))),
 
-  setStatus: editorProcedure
-    .input(journeyId.extend({ status: z.enum(["live", "paused", "archived"]) }))
-    .mutation(({ ctx, input }) =>
-      mapErrors(async () => {
-        // The engine releases users an earlier "hold" pause stopped (Temporal signals its workflows).
-        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.id, input.status, { engine: ctx.services.engine });
-        invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
-        return result;
-      }),
-    ),
+  /** Stop new entries; `inside` says whether users already inside keep running or are held. */
+  pause: requireAction("journeys.pause")
+    .input(journeyId.extend({ inside: z.enum(pauseChoices).optional() }))
+    .mutation(({ ctx, input }) => mapErrors(() => changeJourneyStatus(ctx.services, ctx.session, input.id, "pause", { inside: input.inside }))),
 
-  unarchive: editorProcedure
+  resume: requireAction("journeys.resume")
     .input(journeyId)
-    .mutation(({ ctx, input }) => mapErrors(() => unarchiveJourney(ctx.services.db, ctx.session, input.id))),
+    .mutation(({ ctx, input }) => mapErrors(() => changeJourneyStatus(ctx.services, ctx.session, input.id, "resume"))),
 
-  saveDraft: editorProcedure
+  archive: requireAction("journeys.archive")
+    .input(journeyId)
+    .mutation(({ ctx, input }) => mapErrors(() => changeJourneyStatus(ctx.services, ctx.session, input.id, "archive"))),
+
+  unarchive: requireAction("journeys.unarchive")
+    .input(journeyId)
+    .mutation(({ ctx, input }) => mapErrors(() => changeJourneyStatus(ctx.services, ctx.session, input.id, "unarchive"))),
+
+  saveDraft: requireAction("journeys.edit")
     .input(journeyId.extend({ baseRevision: z.number().int().positive(), document: z.unknown() }))
     .mutation(({ ctx, input }) =>
       mapErrors(async () => {
@@ -90,11 +92,11 @@ export const journeysRouter = router({
       }),
     ),
 
-  startEditing: editorProcedure
+  startEditing: requireAction("journeys.edit")
     .input(journeyId)
     .mutation(({ ctx, input }) => mapErrors(() => startEditing(ctx.services.db, ctx.session, input.id))),
 
-  publish: editorProcedure
+  publish: requireAction("journeys.publish")
     .input(journeyId.extend({ baseRevision: z.number().int().positive() }))
     .mutation(({ ctx, input }) =>
       mapErrors(async () => {
@@ -106,24 +108,24 @@ export const journeysRouter = router({
       }),
     ),
 
-  versions: authedProcedure
+  versions: requireAction("journeys.read")
     .input(journeyId)
     .query(({ ctx, input }) => mapErrors(() => listVersions(ctx.services.db, ctx.session.workspaceId, input.id))),
 
-  restore: editorProcedure
+  restore: requireAction("journeys.edit")
     .input(journeyId.extend({ version: z.number().int().positive() }))
     .mutation(({ ctx, input }) => mapErrors(() => restoreVersion(ctx.services.db, ctx.session, input.id, input.version))),
 
-  export: authedProcedure
+  export: requireAction("journeys.read")
     .input(journeyId.extend({ version: z.number().int().positive().optional() }))
     .query(({ ctx, input }) => mapErrors(() => exportJourney(ctx.services.db, ctx.session.workspaceId, input.id, input.version))),
 
-  import: editorProcedure
+  import: requireAction("journeys.edit")
     .input(z.object({ document: z.unknown(), name: z.string().trim().min(1).max(200).optional() }))
     .mutation(({ ctx, input }) => mapErrors(() => importJourney(ctx.services.db, ctx.session, input.document, input.name))),
 
   /** Node analytics of a published journey: all versions unless one is named, optionally since a time. */
-  stats: authedProcedure
+  stats: requireAction("journeys.read")
     .input(journeyId.extend({ versionId: z.string().uuid().optional(), sinceDays: z.number().int().positive().max(3650).optional() }))
     .query(({ ctx, input }) =>
       journeyStats(ctx.services.db, ctx.session.workspaceId, input.id, {
@@ -133,7 +135,7 @@ export const journeysRouter = router({
     ),
 
   /** Real users to run the test-run simulator with (profile only: nothing is sent). */
-  sampleUsers: authedProcedure
+  sampleUsers: requireAction("users.read")
     .input(z.object({ search: z.string().max(100).optional() }).default({}))
     .query(async ({ ctx, input }) => {
       const search = input.search?.trim();

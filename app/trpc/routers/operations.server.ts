@@ -11,14 +11,11 @@ import {
   listInstances,
   type InstanceSelection,
 } from "../../lib/instances.server";
-import { invalidateSegmentInterest } from "../../segments/membership.server";
-import { JourneyNotFoundError, NothingToPublishError, setJourneyStatus } from "../../lib/journeys.server";
-import { pauseChoices } from "../../ops/views";
+import { JourneyNotFoundError } from "../../lib/journeys.server";
 import {
   cancelInstance,
   cancelInstances,
   InstanceOperationError,
-  notify,
   retryFailedStep,
   skipWait,
   type OperationActor,
@@ -27,10 +24,10 @@ import {
 } from "../../../workflows/embedded/operations.server";
 import type { TemporalEngine } from "../../../workflows/temporal/engine";
 import type { AppServices } from "../../services.server";
-import { authedProcedure, requireRole, router } from "../init.server";
+import { requireAction, router } from "../init.server";
 
-/** Instance actions and pausing journeys from the Instances page change running work: admins only (decision 0602). */
-const adminProcedure = requireRole("admin");
+/** Instance actions change running work: admins only (decision 0602; app/lib/permissions.ts). */
+const adminProcedure = requireAction("instances.operate");
 
 const CODE: Record<OperationCode, TRPCError["code"]> = {
   not_found: "NOT_FOUND",
@@ -47,7 +44,6 @@ async function mapErrors<T>(work: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof InstanceOperationError) throw new TRPCError({ code: CODE[error.code], message: error.code, cause: error });
     if (error instanceof JourneyNotFoundError) throw new TRPCError({ code: "NOT_FOUND", message: "not_found", cause: error });
-    if (error instanceof NothingToPublishError) throw new TRPCError({ code: "PRECONDITION_FAILED", message: "not_published", cause: error });
     throw error;
   }
 }
@@ -104,7 +100,7 @@ async function cancelSelection(services: AppServices, actor: OperationActor, fil
 }
 
 export const operationsRouter = router({
-  list: authedProcedure
+  list: requireAction("instances.read")
     .input(
       z.object({
         journeyId: z.string().uuid().optional(),
@@ -118,15 +114,15 @@ export const operationsRouter = router({
     )
     .query(({ ctx, input }) => listInstances(ctx.services.db, ctx.session.workspaceId, input)),
 
-  filters: authedProcedure.query(({ ctx }) => instanceFilterOptions(ctx.services.db, ctx.session.workspaceId)),
+  filters: requireAction("instances.read").query(({ ctx }) => instanceFilterOptions(ctx.services.db, ctx.session.workspaceId)),
 
-  get: authedProcedure.input(instanceInput).query(async ({ ctx, input }) => {
+  get: requireAction("instances.read").input(instanceInput).query(async ({ ctx, input }) => {
     const found = await getInstance(ctx.services.db, ctx.session.workspaceId, input.id);
     if (!found) throw new TRPCError({ code: "NOT_FOUND", message: "not_found" });
     return found;
   }),
 
-  health: authedProcedure.query(({ ctx }) => engineHealth(ctx.services.db, ctx.services.now().getTime())),
+  health: requireAction("instances.read").query(({ ctx }) => engineHealth(ctx.services.db, ctx.services.now().getTime())),
 
   cancel: adminProcedure
     .input(instanceInput)
@@ -149,17 +145,4 @@ export const operationsRouter = router({
   retry: adminProcedure
     .input(instanceInput)
     .mutation(({ ctx, input }) => mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "retryFailedStep"))),
-
-  /** Pause (with the choice for users inside) or resume; held users of both engines follow. */
-  setJourneyStatus: adminProcedure
-    .input(z.object({ journeyId: z.string().uuid(), status: z.enum(["live", "paused"]), inside: z.enum(pauseChoices).optional() }))
-    .mutation(({ ctx, input }) =>
-      mapErrors(async () => {
-        const result = await setJourneyStatus(ctx.services.db, ctx.session, input.journeyId, input.status, { inside: input.inside, engine: ctx.services.engine });
-        // Released side effects are claimable now: idle workers of other processes hear it at once.
-        if (result.holdChanged && !result.held) await notify(operationServices(ctx.services));
-        invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
-        return result;
-      }),
-    ),
 });

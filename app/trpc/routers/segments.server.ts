@@ -16,7 +16,7 @@ import {
   updateSegment,
   type SegmentSummary,
 } from "../../segments/store.server";
-import { authedProcedure, router } from "../init.server";
+import { requireAction, router } from "../init.server";
 
 function toTrpc(error: unknown): never {
   if (error instanceof SegmentError) {
@@ -49,16 +49,16 @@ const definition = z.unknown();
 const id = z.string().min(1).max(100);
 
 export const segmentsRouter = router({
-  list: authedProcedure.query(async ({ ctx }) => (await listSegments(ctx.services.db, ctx.session.workspaceId)).map(summary)),
+  list: requireAction("segments.read").query(async ({ ctx }) => (await listSegments(ctx.services.db, ctx.session.workspaceId)).map(summary)),
 
-  get: authedProcedure.input(z.object({ id })).query(({ ctx, input }) => guard(async () => summary(await getSegment(ctx.services.db, ctx.session.workspaceId, input.id)))),
+  get: requireAction("segments.read").input(z.object({ id })).query(({ ctx, input }) => guard(async () => summary(await getSegment(ctx.services.db, ctx.session.workspaceId, input.id)))),
 
   /** The builder's live audience count for unsaved rules. */
-  preview: authedProcedure
+  preview: requireAction("segments.read")
     .input(z.object({ definition }))
     .query(({ ctx, input }) => guard(async () => ({ count: await previewCount(ctx.services, ctx.session.workspaceId, input.definition) }))),
 
-  create: authedProcedure
+  create: requireAction("segments.edit")
     .input(z.object({ name: z.string(), key: z.string().optional(), description: z.string().optional(), definition }))
     .mutation(({ ctx, input }) =>
       guard(async () =>
@@ -73,7 +73,7 @@ export const segmentsRouter = router({
       ),
     ),
 
-  update: authedProcedure
+  update: requireAction("segments.edit")
     .input(z.object({ id, name: z.string().optional(), description: z.string().optional(), definition: definition.optional() }))
     .mutation(({ ctx, input }) =>
       guard(async () => {
@@ -83,7 +83,7 @@ export const segmentsRouter = router({
     ),
 
   /** Editable thresholds of a preset (lifecycle days, RFM values): regenerates the rules. */
-  updatePreset: authedProcedure
+  updatePreset: requireAction("segments.edit")
     .input(z.object({ id, params: z.record(z.union([z.number(), z.string()])) }))
     .mutation(({ ctx, input }) =>
       guard(async () =>
@@ -91,11 +91,11 @@ export const segmentsRouter = router({
       ),
     ),
 
-  archive: authedProcedure
+  archive: requireAction("segments.edit")
     .input(z.object({ id }))
     .mutation(({ ctx, input }) => guard(async () => archiveSegment(ctx.services, ctx.session.workspaceId, input.id, { operatorId: ctx.session.operatorId }))),
 
-  members: authedProcedure
+  members: requireAction("segments.read")
     .input(z.object({ id, limit: z.number().int().min(1).max(200).optional(), after: z.object({ enteredAt: z.string(), userId: z.string() }).optional() }))
     .query(({ ctx, input }) =>
       guard(async () => {
@@ -105,7 +105,7 @@ export const segmentsRouter = router({
     ),
 
   /** Creates the lifecycle stages or RFM tiers that are missing, named in the operator's language. */
-  createPresets: authedProcedure
+  createPresets: requireAction("segments.edit")
     .input(z.object({ family: z.enum(["lifecycle", "rfm"]), locale: z.enum(["en", "zh"]).default("zh") }))
     .mutation(({ ctx, input }) =>
       guard(async () =>
@@ -116,7 +116,7 @@ export const segmentsRouter = router({
     ),
 
   /** Event names and trait keys seen in this workspace, for the builder's suggestions. */
-  vocabulary: authedProcedure.query(async ({ ctx }) => {
+  vocabulary: requireAction("segments.read").query(async ({ ctx }) => {
     const ws = ctx.session.workspaceId;
     const traits = await query<{ key: string }>(
       ctx.services.db,

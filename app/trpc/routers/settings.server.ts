@@ -4,11 +4,11 @@ import { z } from "zod";
 import { apiKeyKinds, apiKeys, auditLog, operators, roles, workspaceMembers, workspaces } from "../../../db/schema";
 import { AccountError, createOperator, recordAudit } from "../../lib/accounts.server";
 import { createApiKey } from "../../lib/auth.server";
-import { authedProcedure, requireRole, router } from "../init.server";
+import { requireAction, router } from "../init.server";
 
 export const settingsRouter = router({
   /** Who is signed in, and where. */
-  me: authedProcedure.query(async ({ ctx }) => {
+  me: requireAction("account.self").query(async ({ ctx }) => {
     const [workspace] = await ctx.services.db
       .select({ id: workspaces.id, name: workspaces.name, timezone: workspaces.timezone })
       .from(workspaces)
@@ -16,7 +16,7 @@ export const settingsRouter = router({
     return { ...ctx.session, workspace };
   }),
 
-  apiKeys: requireRole("developer").query(({ ctx }) =>
+  apiKeys: requireAction("apiKeys.manage").query(({ ctx }) =>
     ctx.services.db
       .select({
         id: apiKeys.id,
@@ -33,7 +33,7 @@ export const settingsRouter = router({
   ),
 
   /** The full key is in this response only; afterwards just its prefix is shown. */
-  createApiKey: requireRole("developer")
+  createApiKey: requireAction("apiKeys.manage")
     .input(z.object({ kind: z.enum(apiKeyKinds), name: z.string().trim().min(1, "Give the key a name").max(80) }))
     .mutation(async ({ ctx, input }) => {
       const created = await createApiKey(ctx.services.db, { workspaceId: ctx.session.workspaceId, createdBy: ctx.session.operatorId, ...input });
@@ -47,7 +47,7 @@ export const settingsRouter = router({
       return created;
     }),
 
-  revokeApiKey: requireRole("developer")
+  revokeApiKey: requireAction("apiKeys.manage")
     .input(z.object({ id: z.string().uuid() }))
     .mutation(async ({ ctx, input }) => {
       const [row] = await ctx.services.db
@@ -65,7 +65,7 @@ export const settingsRouter = router({
       return { ok: true };
     }),
 
-  operators: requireRole().query(({ ctx }) =>
+  operators: requireAction("operators.manage").query(({ ctx }) =>
     ctx.services.db
       .select({ id: operators.id, email: operators.email, name: operators.name, role: workspaceMembers.role, createdAt: operators.createdAt })
       .from(workspaceMembers)
@@ -74,7 +74,7 @@ export const settingsRouter = router({
       .orderBy(operators.createdAt),
   ),
 
-  createOperator: requireRole()
+  createOperator: requireAction("operators.manage")
     .input(
       z.object({
         email: z.string().trim().email("Enter a valid email address"),
@@ -93,7 +93,7 @@ export const settingsRouter = router({
       }
     }),
 
-  auditLog: requireRole().query(({ ctx }) =>
+  auditLog: requireAction("auditLog.read").query(({ ctx }) =>
     ctx.services.db
       .select({ id: auditLog.id, action: auditLog.action, target: auditLog.target, details: auditLog.details, at: auditLog.at, operator: operators.email })
       .from(auditLog)

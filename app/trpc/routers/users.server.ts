@@ -4,27 +4,27 @@ import { z } from "zod";
 import { userImports } from "../../../db/schema";
 import { getImport, importUsersCsv, startImport } from "../../users/csv-import.server";
 import { countUsers, eraseUser, getProfile, searchUsers, userEvents, userJourneys, userMessages } from "../../users/profiles.server";
-import { authedProcedure, requireRole, router } from "../init.server";
+import { requireAction, router } from "../init.server";
 
 const userId = z.string().min(1).max(255);
 /** Uploads arrive as text in the request; 50 MB is about a million rows of a typical export. */
 const MAX_UPLOAD = 50 * 1024 * 1024;
 
 export const usersRouter = router({
-  list: authedProcedure
+  list: requireAction("users.read")
     .input(z.object({ search: z.string().max(320).optional(), after: z.string().optional(), limit: z.number().int().min(1).max(200).optional() }))
     .query(async ({ ctx, input }) => {
       const items = await searchUsers(ctx.services.db, ctx.session.workspaceId, input);
       return { items, total: input.search || input.after ? null : await countUsers(ctx.services.db, ctx.session.workspaceId) };
     }),
 
-  get: authedProcedure.input(z.object({ userId })).query(async ({ ctx, input }) => {
+  get: requireAction("users.read").input(z.object({ userId })).query(async ({ ctx, input }) => {
     const profile = await getProfile(ctx.services.db, ctx.session.workspaceId, input.userId);
     if (!profile) throw new TRPCError({ code: "NOT_FOUND", message: `No user "${input.userId}" in this workspace.` });
     return profile;
   }),
 
-  events: authedProcedure
+  events: requireAction("users.read")
     .input(
       z.object({
         userId,
@@ -35,12 +35,12 @@ export const usersRouter = router({
     )
     .query(({ ctx, input }) => userEvents(ctx.services.db, ctx.session.workspaceId, input.userId, input)),
 
-  messages: authedProcedure.input(z.object({ userId })).query(({ ctx, input }) => userMessages(ctx.services.db, ctx.session.workspaceId, input.userId)),
+  messages: requireAction("users.read").input(z.object({ userId })).query(({ ctx, input }) => userMessages(ctx.services.db, ctx.session.workspaceId, input.userId)),
 
-  journeys: authedProcedure.input(z.object({ userId })).query(({ ctx, input }) => userJourneys(ctx.services.db, ctx.session.workspaceId, input.userId)),
+  journeys: requireAction("users.read").input(z.object({ userId })).query(({ ctx, input }) => userJourneys(ctx.services.db, ctx.session.workspaceId, input.userId)),
 
   /** Erasure is irreversible: admins only. */
-  erase: requireRole()
+  erase: requireAction("users.erase")
     .input(z.object({ userId }))
     .mutation(async ({ ctx, input }) => {
       const result = await eraseUser(ctx.services, ctx.session.workspaceId, input.userId, { operatorId: ctx.session.operatorId, via: "ui" });
@@ -52,7 +52,7 @@ export const usersRouter = router({
    * Starts a CSV import and returns at once; the import runs in the background and the page
    * polls `importStatus` for progress and bad rows.
    */
-  importCsv: authedProcedure
+  importCsv: requireAction("users.import")
     .input(
       z.object({
         filename: z.string().min(1).max(200),
@@ -71,13 +71,13 @@ export const usersRouter = router({
       return { importId };
     }),
 
-  importStatus: authedProcedure.input(z.object({ importId: z.string().uuid() })).query(async ({ ctx, input }) => {
+  importStatus: requireAction("users.import").input(z.object({ importId: z.string().uuid() })).query(async ({ ctx, input }) => {
     const found = await getImport(ctx.services, ctx.session.workspaceId, input.importId);
     if (!found) throw new TRPCError({ code: "NOT_FOUND", message: "No such import." });
     return found;
   }),
 
-  imports: authedProcedure.query(({ ctx }) =>
+  imports: requireAction("users.import").query(({ ctx }) =>
     ctx.services.db
       .select({
         id: userImports.id,
