@@ -278,9 +278,10 @@ export async function importUsersCsv(services: AppServices, workspaceId: string,
   const traitKeys = new Set<string>();
   const tagsMode = options.tagsMode ?? "add";
 
-  const report = (error: ImportRowError) => {
+  /** One failed row, with every problem found in it (the operator fixes them all in one pass). */
+  const report = (...problems: ImportRowError[]) => {
     failed++;
-    if (errors.length < MAX_REPORTED_ERRORS) errors.push(error);
+    for (const problem of problems) if (errors.length < MAX_REPORTED_ERRORS) errors.push(problem);
   };
   const save = async (status: "running" | "done" | "failed", message?: string) => {
     await services.db
@@ -345,13 +346,13 @@ export async function importUsersCsv(services: AppServices, workspaceId: string,
         continue;
       }
       const row: ImportRow = { id: "", traits: {} };
-      let bad: ImportRowError | null = null;
-      for (let i = 0; i < columns.length && !bad; i++) {
+      const problems: ImportRowError[] = [];
+      for (let i = 0; i < columns.length; i++) {
         const result = applyCell(row, columns[i], record[i]);
-        if (!result.ok) bad = { line: info.lines, column: columns[i].name, message: result.message };
+        if (!result.ok) problems.push({ line: info.lines, column: columns[i].name, message: result.message });
       }
-      if (bad) {
-        report(bad);
+      if (problems.length > 0) {
+        report(...problems);
         continue;
       }
       // The same user twice in a file: later cells win, like two identify calls.

@@ -34,12 +34,14 @@ describe("CSV import", () => {
         "c-7,c7@example.com,call me,,,,,,,,,",
         "c-8,too,few",
         '"c-9","c9@example.com","+86 138 0000 0009","Europe/Berlin","a;b","2024-12-31T23:00:00+08:00","no","0","false","","",""',
+        // Every problem of a row is reported, not only the first: the operator fixes them in one pass.
+        "c-10,bad-mail,call me,,,2025-13-01,maybe,,,,abc,",
       ),
       { filename: "users.csv", onProgress: (p) => progress.push(p.processed) },
     );
-    expect(result.processed).toBe(9);
+    expect(result.processed).toBe(10);
     expect(result.imported).toBe(2);
-    expect(result.failed).toBe(7);
+    expect(result.failed).toBe(8);
     expect(result.errors).toEqual([
       { line: 3, column: "email", message: '"not-an-email" is not an email address' },
       { line: 4, column: "user_id", message: "is required" },
@@ -48,6 +50,11 @@ describe("CSV import", () => {
       { line: 7, column: "age:number", message: '"abc" is not a number' },
       { line: 8, column: "phone", message: '"call me" is not a phone number' },
       { line: 9, column: null, message: "has 3 cells; the header has 12" },
+      { line: 11, column: "email", message: '"bad-mail" is not an email address' },
+      { line: 11, column: "phone", message: '"call me" is not a phone number' },
+      { line: 11, column: "created_at", message: '"2025-13-01" is not an ISO-8601 date (2026-01-31 or 2026-01-31T09:30:00+08:00)' },
+      { line: 11, column: "consent.sms.marketing", message: '"maybe" is not true/false (yes/no, 1/0, 是/否)' },
+      { line: 11, column: "age:number", message: '"abc" is not a number' },
     ]);
     const c1 = await userRow(app, "c-1");
     expect(c1).toMatchObject({ email: "c1@example.com", phone: "+8613800000001", timezone: "Asia/Shanghai", tags: ["美食爱好者", "高消费水平"], consent: { sms: { marketing: true } } });
@@ -56,11 +63,11 @@ describe("CSV import", () => {
     const c9 = await userRow(app, "c-9");
     expect(c9).toMatchObject({ phone: "+86 138 0000 0009", tags: ["a", "b"], consent: { sms: { marketing: false } } });
     expect(c9.traits).toMatchObject({ lifetime_value: 0, vip: false });
-    for (const bad of ["c-2", "c-4", "c-5", "c-6", "c-7", "c-8"]) expect(await userRow(app, bad), bad).toBeUndefined();
+    for (const bad of ["c-2", "c-4", "c-5", "c-6", "c-7", "c-8", "c-10"]) expect(await userRow(app, bad), bad).toBeUndefined();
     const stored = await getImport(app.services, app.workspaceId, result.importId);
-    expect(stored).toMatchObject({ status: "done", processedRows: 9, importedRows: 2, failedRows: 7, filename: "users.csv" });
-    expect(stored!.errors).toHaveLength(7);
-    expect(progress.at(-1)).toBe(9);
+    expect(stored).toMatchObject({ status: "done", processedRows: 10, importedRows: 2, failedRows: 8, filename: "users.csv" });
+    expect(stored!.errors).toHaveLength(12);
+    expect(progress.at(-1)).toBe(10);
   });
 
   it("adds tags by default and replaces them on request; existing traits are kept", async () => {
