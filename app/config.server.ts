@@ -52,6 +52,13 @@ const envSchema = z.object({
   WAYPOST_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters").optional(),
   /** Serve /metrics without a token (only behind a network that keeps it private). */
   WAYPOST_METRICS_PUBLIC: booleanish.default("false"),
+  /** Engine lag (oldest due timer, seconds) above which /readyz fails and the alert metric fires (0 = not checked). */
+  WAYPOST_ENGINE_LAG_ALERT_SECONDS: z.coerce.number().min(0).default(60),
+  /** Engine lag (seconds) above which ingestion answers 429 to the workspaces that are behind (0 = off). */
+  WAYPOST_BACKPRESSURE_LAG_SECONDS: z.coerce.number().min(0).default(30),
+  /** PostgreSQL: connect timeout and statement timeout in ms (decision 1000). */
+  WAYPOST_DB_CONNECT_TIMEOUT_MS: z.coerce.number().int().positive().default(5_000),
+  WAYPOST_DB_STATEMENT_TIMEOUT_MS: z.coerce.number().int().min(0).default(60_000),
   TEMPORAL_ADDRESS: z.string().min(1).optional(),
   TEMPORAL_NAMESPACE: z.string().min(1).default("default"),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default("waypost-journeys"),

@@ -6,6 +6,7 @@ import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express from "express";
 import type { AppServices } from "../app/services.server";
+import { readiness } from "../app/lib/readiness.server";
 import { createMetrics } from "./metrics";
 
 export const serverBuildPath = resolve("build/index.js");
@@ -52,6 +53,13 @@ export async function startServer(services: AppServices, options: { port: number
       database: services.database.kind,
       time: services.now().toISOString(),
     });
+  });
+
+  // Readiness: database reachable, migrations current, engine lag under its threshold (docs/operations.md).
+  app.get("/readyz", (_req, res) => {
+    readiness(services)
+      .then((result) => res.status(result.ready ? 200 : 503).set("cache-control", "no-store").json({ status: result.ready ? "ready" : "not_ready", ...result.checks }))
+      .catch((error: unknown) => res.status(503).json({ status: "not_ready", error: error instanceof Error ? error.message : String(error) }));
   });
 
   app.use("/build", express.static("public/build", { immutable: true, maxAge: "1y" }));

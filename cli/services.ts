@@ -8,7 +8,12 @@ import { loadExtensions } from "../nodes/extension/loader.server";
 
 /** Opens the configured database (PostgreSQL when DATABASE_URL is set, PGlite otherwise). */
 export function openConfiguredDatabase(config: Config): Promise<Database> {
-  return openDatabase({ url: config.DATABASE_URL, dataDir: join(config.WAYPOST_DATA_DIR, "pglite") });
+  return openDatabase({
+    url: config.DATABASE_URL,
+    dataDir: join(config.WAYPOST_DATA_DIR, "pglite"),
+    connectTimeoutMs: config.WAYPOST_DB_CONNECT_TIMEOUT_MS,
+    statementTimeoutMs: config.WAYPOST_DB_STATEMENT_TIMEOUT_MS,
+  });
 }
 
 /** Builds the services the server, workers and CLI commands share. Migrations run first. */
