@@ -6,3 +6,4 @@ export * from "./segments";
 export * from "./engine";
 export * from "./extensions";
 export * from "./analytics";
+export * from "./routing";
