@@ -178,4 +178,35 @@ program
     }
   });
 
+const extension = program.command("extension").description("write and test extensions (docs/extensions.md)");
+
+extension
+  .command("new <name>")
+  .description("create an extension folder with one node type and its test")
+  .option("--dir <dir>", "where to write it (default ./<name>)")
+  .option("--id <id>", "the node type id (default <name>.hello)")
+  .action(async (name: string, opts: { dir?: string; id?: string }) => {
+    const { newExtension } = await import("./extension");
+    try {
+      const dir = newExtension(name, opts);
+      console.log(`created ${dir}\ntest it:  npx waypost extension test ${dir}\nload it:  WAYPOST_EXTENSIONS=${dir} npx waypost start`);
+    } catch (error) {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exitCode = 2;
+    }
+  });
+
+extension
+  .command("test <dir>")
+  .description("run an extension's *.test.ts files (node:test) against this Waypost's extension API")
+  .action(async (dir: string) => {
+    const { testExtension } = await import("./extension");
+    try {
+      await testExtension(dir);
+    } catch (error) {
+      console.error(error instanceof Error ? error.message : String(error));
+      process.exitCode = 1;
+    }
+  });
+
 await program.parseAsync(process.argv);

@@ -59,7 +59,8 @@ export function parseExtensionList(value: string | undefined): string[] {
     .filter((s) => s !== "");
 }
 
-function installResolveHook(): void {
+/** Binds `waypost/extension` (and `/testing`) to this Waypost for every module loaded after it. */
+export function installResolveHook(): void {
   if (hookInstalled) return;
   hookInstalled = true;
   const api = new URL("./index.ts", import.meta.url).href;
@@ -139,8 +140,8 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-/** Registers one extension's nodes, all or none; returns how to undo it. */
-function install(extension: Extension, status: ExtensionStatus): () => void {
+/** Registers one extension's nodes and other parts, all or none. */
+function install(extension: Extension, status: ExtensionStatus): void {
   const undo: Array<() => void> = [];
   try {
     for (const node of extension.nodes as ExtensionNode[]) {
@@ -162,7 +163,6 @@ function install(extension: Extension, status: ExtensionStatus): () => void {
     status.nodes = [];
     throw error;
   }
-  return () => undo.reverse().forEach((step) => step());
 }
 
 export interface LoadOptions {
