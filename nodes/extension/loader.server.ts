@@ -39,6 +39,7 @@ export interface ExtensionStatus {
 export type ExtensionPartInstaller = (extension: Extension, status: ExtensionStatus) => void | (() => void);
 
 const loaded: ExtensionStatus[] = [];
+const undoers = new Map<string, () => void>();
 const installers: ExtensionPartInstaller[] = [];
 let hookInstalled = false;
 
@@ -140,8 +141,8 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
-/** Registers one extension's nodes and other parts, all or none. */
-function install(extension: Extension, status: ExtensionStatus): void {
+/** Registers one extension's nodes and other parts, all or none; returns how to take them out again. */
+function install(extension: Extension, status: ExtensionStatus): () => void {
   const undo: Array<() => void> = [];
   try {
     for (const node of extension.nodes as ExtensionNode[]) {
@@ -163,6 +164,18 @@ function install(extension: Extension, status: ExtensionStatus): void {
     status.nodes = [];
     throw error;
   }
+  return () => undo.reverse().forEach((step) => step());
+}
+
+/**
+ * Takes a loaded extension's parts out of this process. A deployment changes extensions by
+ * restarting; tests use this to play "restart with the upgraded package" in one process.
+ */
+export function unloadExtension(spec: string): void {
+  undoers.get(spec)?.();
+  undoers.delete(spec);
+  const index = loaded.findIndex((s) => s.spec === spec);
+  if (index >= 0) loaded.splice(index, 1);
 }
 
 export interface LoadOptions {
@@ -196,7 +209,7 @@ export async function loadExtension(spec: string, options: LoadOptions = {}): Pr
     if (extension.apiVersion !== EXTENSION_API_MAJOR) {
       throw new Error(`written for extension API ${extension.apiVersion}, this Waypost has ${EXTENSION_API_VERSION}`);
     }
-    install(extension, status);
+    undoers.set(spec, install(extension, status));
     status.status = "loaded";
     options.log?.info("extension loaded", { extension: status.name, version: status.version, nodes: status.nodes.map((n) => n.id) });
   } catch (error) {
