@@ -7,6 +7,7 @@ import enData from "./locales/en/data.json";
 import enEngine from "./locales/en/engine.json";
 import enExtensions from "./locales/en/extensions.json";
 import enOps from "./locales/en/ops.json";
+import enPermissions from "./locales/en/permissions.json";
 import zhCanvas from "./locales/zh/canvas.json";
 import zhChannels from "./locales/zh/channels.json";
 import zhCommon from "./locales/zh/common.json";
@@ -14,8 +15,9 @@ import zhData from "./locales/zh/data.json";
 import zhEngine from "./locales/zh/engine.json";
 import zhExtensions from "./locales/zh/extensions.json";
 import zhOps from "./locales/zh/ops.json";
+import zhPermissions from "./locales/zh/permissions.json";
 
 export const resources = {
-  en: { common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, extensions: enExtensions, ops: enOps },
-  zh: { common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, extensions: zhExtensions, ops: zhOps },
+  en: { common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, extensions: enExtensions, ops: enOps, permissions: enPermissions },
+  zh: { common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, extensions: zhExtensions, ops: zhOps, permissions: zhPermissions },
 } as const;

@@ -1,5 +1,7 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
+import { apiKeyScopes, type ApiKeyScope } from "../../db/schema";
+import { scopesForRole } from "../lib/permissions";
 import { trpc } from "../trpc/client";
 
 const kinds = ["write", "secret"] as const;
@@ -24,15 +26,18 @@ export default function SettingsPage() {
       ) : null}
       {canManageKeys ? <p className="card"><a href="/settings/channels" data-testid="channels-settings-link">{t("channels:settings.link")}</a></p> : null}
       {canManageKeys ? <p className="card"><a href="/settings/extensions" data-testid="extensions-settings-link">{t("extensions:link")}</a></p> : null}
-      {canManageKeys ? <ApiKeys date={date} /> : null}
+      {canManageKeys && me.data ? <ApiKeys date={date} role={me.data.role} /> : null}
       {isAdmin ? <Team /> : null}
       {isAdmin ? <Audit date={date} /> : null}
     </>
   );
 }
 
-function ApiKeys({ date }: { date: (v: Date | string | null) => string }) {
+function ApiKeys({ date, role }: { date: (v: Date | string | null) => string; role: "admin" | "developer" | "marketer" }) {
   const { t } = useTranslation();
+  // Only scopes no wider than the creator's role are offered (the server refuses wider ones too).
+  const offered = scopesForRole(role);
+  const [scope, setScope] = useState<ApiKeyScope>("read");
   const utils = trpc.useUtils();
   const keys = trpc.settings.apiKeys.useQuery();
   const [name, setName] = useState("");
@@ -47,7 +52,7 @@ function ApiKeys({ date }: { date: (v: Date | string | null) => string }) {
         className="row"
         onSubmit={(event) => {
           event.preventDefault();
-          create.mutate({ kind, name });
+          create.mutate({ kind, name, scope });
         }}
       >
         <label>
@@ -64,6 +69,18 @@ function ApiKeys({ date }: { date: (v: Date | string | null) => string }) {
             ))}
           </select>
         </label>
+        {kind === "secret" ? (
+          <label title={t("permissions:scopeCapped")}>
+            {t("permissions:scope")}
+            <select value={scope} onChange={(e) => setScope(e.target.value as ApiKeyScope)} data-testid="key-scope">
+              {apiKeyScopes.filter((s) => offered.includes(s)).map((s) => (
+                <option key={s} value={s} title={t(`permissions:scopeHelp.${s}`)}>
+                  {t(`permissions:scopes.${s}`)}
+                </option>
+              ))}
+            </select>
+          </label>
+        ) : null}
         <button type="submit" className="primary" disabled={create.isPending}>
           {t("settings.createKey")}
         </button>
@@ -85,6 +102,7 @@ function ApiKeys({ date }: { date: (v: Date | string | null) => string }) {
             <tr>
               <th>{t("settings.keyName")}</th>
               <th>{t("settings.keyKind")}</th>
+              <th>{t("permissions:scope")}</th>
               <th>{t("settings.prefix")}</th>
               <th>{t("settings.created")}</th>
               <th>{t("settings.lastUsed")}</th>
@@ -96,6 +114,7 @@ function ApiKeys({ date }: { date: (v: Date | string | null) => string }) {
               <tr key={key.id}>
                 <td>{key.name}</td>
                 <td>{t(`settings.kinds.${key.kind}`)}</td>
+                <td>{key.kind === "secret" ? t(`permissions:scopes.${key.scope}`) : t("permissions:scopeWriteKey")}</td>
                 <td>
                   <code>{key.prefix}…</code>
                 </td>

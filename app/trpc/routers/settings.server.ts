@@ -1,9 +1,9 @@
 import { TRPCError } from "@trpc/server";
 import { and, desc, eq, isNull } from "drizzle-orm";
 import { z } from "zod";
-import { apiKeyKinds, apiKeys, auditLog, operators, roles, workspaceMembers, workspaces } from "../../../db/schema";
+import { apiKeyKinds, apiKeyScopes, apiKeys, auditLog, operators, roles, workspaceMembers, workspaces } from "../../../db/schema";
 import { AccountError, createOperator, recordAudit } from "../../lib/accounts.server";
-import { createApiKey } from "../../lib/auth.server";
+import { createScopedApiKey, ScopeTooWideError } from "../../ingest/keys.server";
 import { requireAction, router } from "../init.server";
 
 export const settingsRouter = router({
@@ -23,6 +23,7 @@ export const settingsRouter = router({
         kind: apiKeys.kind,
         name: apiKeys.name,
         prefix: apiKeys.prefix,
+        scope: apiKeys.scope,
         createdAt: apiKeys.createdAt,
         lastUsedAt: apiKeys.lastUsedAt,
         revokedAt: apiKeys.revokedAt,
@@ -32,17 +33,23 @@ export const settingsRouter = router({
       .orderBy(desc(apiKeys.createdAt)),
   ),
 
-  /** The full key is in this response only; afterwards just its prefix is shown. */
+  /**
+   * The full key is in this response only; afterwards just its prefix is shown. A secret key's
+   * scope (default read) may be no wider than the creator's role: wider is refused with 403.
+   */
   createApiKey: requireAction("apiKeys.manage")
-    .input(z.object({ kind: z.enum(apiKeyKinds), name: z.string().trim().min(1, "Give the key a name").max(80) }))
+    .input(z.object({ kind: z.enum(apiKeyKinds), name: z.string().trim().min(1, "Give the key a name").max(80), scope: z.enum(apiKeyScopes).default("read") }))
     .mutation(async ({ ctx, input }) => {
-      const created = await createApiKey(ctx.services.db, { workspaceId: ctx.session.workspaceId, createdBy: ctx.session.operatorId, ...input });
+      const created = await createScopedApiKey(ctx.services.db, { workspaceId: ctx.session.workspaceId, createdBy: ctx.session.operatorId, role: ctx.session.role, ...input }).catch((error: unknown) => {
+        if (error instanceof ScopeTooWideError) throw new TRPCError({ code: "FORBIDDEN", message: error.message, cause: error });
+        throw error;
+      });
       await recordAudit(ctx.services.db, {
         workspaceId: ctx.session.workspaceId,
         operatorId: ctx.session.operatorId,
         action: "api_key.created",
         target: created.prefix,
-        details: { kind: input.kind, name: input.name },
+        details: { kind: input.kind, name: input.name, ...(input.kind === "secret" ? { scope: input.scope } : {}) },
       });
       return created;
     }),
