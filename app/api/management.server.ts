@@ -11,7 +11,7 @@ import { describeRule, segmentDefinitionSchema } from "../segments/rules";
 import { invalidateSegmentInterest } from "../segments/membership.server";
 import type { AppServices } from "../services.server";
 import { eraseUser, getProfile, userJourneys, userMessages } from "../users/profiles.server";
-import { journeyStats } from "./journey-stats.server";
+import { journeyStats, parseStatsQuery } from "./journey-stats.server";
 import { journeyPauseBodySchema } from "./schemas";
 import type { PauseChoice } from "../ops/views";
 
@@ -279,6 +279,10 @@ export function journeyStatsEndpoint(request: Request, services: AppServices, ra
   return withSecretKey(request, services, ["GET"], async (auth) => {
     const id = journeyIdOf(rawId);
     await getJourney(services.db, auth.workspaceId, id);
-    return jsonResponse(200, await journeyStats(services.db, auth.workspaceId, id));
+    const asked = parseStatsQuery(new URL(request.url).searchParams);
+    if (!asked.ok) throw new ApiError(400, "invalid_value", asked.message, asked.issues);
+    const stats = await journeyStats(services.db, auth.workspaceId, id, asked);
+    if (!stats) throw new ApiError(404, "not_found", `Journey ${id} has no version ${asked.version}.`);
+    return jsonResponse(200, stats);
   });
 }

@@ -263,9 +263,14 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         get: {
           operationId: "journeyStats",
           tags: ["Journeys"],
-          summary: "Entries, instances, per-node counts, messages by state, conversions",
+          summary: "Per node: entered, waiting, outputs, exits by reason, message states, failure reasons, conversions (docs/analytics.md)",
           security: secret,
-          parameters: [pathParam("journeyId", "Journey id")],
+          parameters: [
+            pathParam("journeyId", "Journey id"),
+            { name: "version", in: "query", required: false, description: "one published version (default: all)", schema: { type: "integer", minimum: 1 } },
+            { name: "from", in: "query", required: false, description: "users who entered at or after (ISO-8601; rounded down to the hour)", schema: { type: "string", format: "date-time" } },
+            { name: "to", in: "query", required: false, description: "users who entered before (ISO-8601; rounded up to the hour)", schema: { type: "string", format: "date-time" } },
+          ],
           responses: { "200": json(journeyStatsResponseSchema, "Stats"), ...mgmtErrors },
         },
       },

@@ -124,14 +124,39 @@ export const journeyStatusResponseSchema = z.object({
 export const journeyPauseBodySchema = z
   .object({ inside: z.enum(pauseChoices).default("keep_running").describe("`keep_running` (default): users inside continue; `hold`: they stop where they are until resume") })
   .strict();
+const statsCounts = z.record(z.number().int());
 export const journeyStatsResponseSchema = z.object({
   id: z.string().uuid(),
-  entries: z.record(z.number().int()).describe("entries and refused entries by outcome"),
-  instances: z.object({ active: z.number().int(), completed: z.number().int() }),
-  completions: z.record(z.number().int()).describe("completed instances by reason"),
+  version: z.number().int().nullable().describe("the version asked for with ?version=N, else null (all versions)"),
+  period: z
+    .object({ from: z.string().nullable(), to: z.string().nullable() })
+    .describe("the entry period counted, in whole hours (from rounded down, to up); null when open"),
+  entries: statsCounts.describe("entries and refused entries by outcome (by the day they happened)"),
+  instances: z.object({ active: z.number().int(), completed: z.number().int() }).describe("of the period's entries: inside now, and finished"),
+  completions: statsCounts.describe("finished instances by reason: exit_node, goal, exit_criteria, cancelled, failed, holdout"),
   nodes: z.array(
-    z.object({ nodeId: z.string(), entered: z.number().int(), waiting: z.number().int(), outputs: z.record(z.number().int()) }),
+    z.object({
+      nodeId: z.string(),
+      entered: z.number().int(),
+      waiting: z.number().int().describe("at this node now (on an Exit: watching for the goal until its window ends)"),
+      outputs: statsCounts.describe("left by each output"),
+      exits: statsCounts.describe("journeys that ended at this node, by reason; entered = Σ outputs + waiting + Σ exits"),
+      messages: z.object({
+        sent: z.number().int(),
+        delivered: z.number().int(),
+        opened: z.number().int(),
+        clicked: z.number().int(),
+        failed: z.number().int(),
+        deferred: z.number().int(),
+      }),
+      failureReasons: statsCounts.describe("why messages or actions failed here, by reason (late delivery failures included)"),
+      conversions: z.number().int().describe("conversions attributed to this node (the last message sent before the goal)"),
+      branchConversions: statsCounts.describe("split / condition nodes: conversions of the users who took each output"),
+    }),
   ),
-  messages: z.record(z.number().int()).describe("messages by delivery state"),
-  conversions: z.number().int(),
+  messages: z
+    .object({ sent: z.number().int(), delivered: z.number().int(), opened: z.number().int(), clicked: z.number().int(), failed: z.number().int(), deferred: z.number().int() })
+    .describe("message states summed over the message nodes"),
+  conversions: z.number().int().describe("converted users outside the holdout"),
+  holdout: z.object({ entered: z.number().int(), converted: z.number().int(), conversionRate: z.number() }),
 });

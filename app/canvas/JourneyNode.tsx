@@ -77,7 +77,7 @@ const NodeCard = memo(function NodeCard({ id, data, selected }: { id: string; da
           {problems.length > 1 ? ` ${t("node.moreProblems", { count: problems.length - 1 })}` : null}
         </div>
       ) : null}
-      <NodeStatsView nodeId={id} />
+      <NodeStatsView nodeId={id} nodeType={data.nodeType} kind={def.kind} />
       {ports.length > 0 ? (
         <div className="wp-node-ports">
           {ports.map((port) => (

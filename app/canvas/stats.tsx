@@ -7,8 +7,10 @@ import { useLocale } from "./locale";
 
 /**
  * Live counts on the cards of a published journey (app/lib/analytics.server.ts): users who
- * entered, who are waiting there now, how many left by each output and converted after it;
- * message nodes add their delivery funnel. Exact counts from node events, never estimates.
+ * entered, who are waiting there now, how many left by each output and converted after it, and
+ * who left the journey there by reason; message nodes add their delivery funnel and failure
+ * reasons. Exact counts from the node-event rollups, never estimates; a period selects users by
+ * when they entered the journey (docs/analytics.md).
  */
 export type JourneyStats = inferRouterOutputs<AppRouter>["journeys"]["stats"];
 type NodeStats = JourneyStats["nodes"][string];
@@ -27,9 +29,18 @@ export function useNodeStats(nodeId: string): NodeStats | null | undefined {
   return all ? (all[nodeId] ?? null) : undefined;
 }
 
-export function NodeStatsView({ nodeId }: { nodeId: string }) {
+/** The order exit reasons are listed in on a card (docs/analytics.md). */
+const EXIT_ORDER = ["goal", "exit_criteria", "cancelled", "failed", "holdout", "exit_node"];
+const exitRank = (reason: string) => (EXIT_ORDER.includes(reason) ? EXIT_ORDER.indexOf(reason) : EXIT_ORDER.length);
+
+/**
+ * The card's numbers. Every visit is accounted for: entered = Σ outputs (under the ports) +
+ * waiting + left the journey here by reason. Who is "waiting" depends on the node: on an Exit it
+ * is users watching for the goal until its window ends, on the trigger the holdout doing the same.
+ */
+export function NodeStatsView({ nodeId, nodeType, kind }: { nodeId: string; nodeType?: string; kind?: string }) {
   const all = useContext(StatsContext);
-  const { t } = useTranslation("canvas");
+  const { t } = useTranslation(["canvas", "channels"]);
   const locale = useLocale();
   if (!all) return null;
   const stats: NodeStats | undefined = all[nodeId];
@@ -37,11 +48,30 @@ export function NodeStatsView({ nodeId }: { nodeId: string }) {
   const entered = stats?.entered ?? 0;
   const m = stats?.messages;
   const isMessage = m && (m.sent > 0 || m.failed > 0 || m.deferred > 0);
+  const waitingKey = nodeType === "core.exit" ? "stats.inGoalWindow" : kind === "trigger" ? "stats.heldOutWatching" : "stats.waiting";
+  const exits = Object.entries(stats?.exits ?? {})
+    .filter(([, n]) => n !== 0)
+    .sort(([a], [b]) => exitRank(a) - exitRank(b));
+  const reasons = Object.entries(stats?.failureReasons ?? {})
+    .filter(([, n]) => n > 0)
+    .sort(([, a], [, b]) => b - a);
+  const reasonLabel = (code: string) => t(`channels:reason.${code}`, { defaultValue: code });
   return (
     <div className="wp-node-stats" data-testid={`node-stats-${nodeId}`}>
       <span>{t("stats.entered", { n: number(entered) })}</span>
-      {stats?.waiting ? <span>{t("stats.waiting", { n: number(stats.waiting) })}</span> : null}
+      {stats?.waiting ? <span data-testid={`node-waiting-${nodeId}`}>{t(waitingKey, { n: number(stats.waiting) })}</span> : null}
       {stats?.conversions ? <span>{t("stats.converted", { n: number(stats.conversions) })}</span> : null}
+      {exits.length > 0 ? (
+        <span className="wp-node-exits" data-testid={`node-exits-${nodeId}`}>
+          {t("stats.leftHere")}{" "}
+          {exits.map(([reason, n], i) => (
+            <span key={reason} data-testid={`node-exit-${nodeId}-${reason}`}>
+              {i > 0 ? " · " : null}
+              {t(`stats.exit.${reason}`, { n: number(n), defaultValue: `${reason} ${number(n)}` })}
+            </span>
+          ))}
+        </span>
+      ) : null}
       {isMessage ? (
         <span className="wp-funnel">
           {t("stats.funnel", {
@@ -52,6 +82,12 @@ export function NodeStatsView({ nodeId }: { nodeId: string }) {
             clicked: number(m.clicked),
             failed: number(m.failed),
           })}
+        </span>
+      ) : null}
+      {reasons.length > 0 ? (
+        <span className="wp-node-reasons" data-testid={`node-reasons-${nodeId}`} title={reasons.map(([code, n]) => `${reasonLabel(code)}: ${number(n)}`).join("\n")}>
+          {t("stats.failureReasons", { list: reasons.slice(0, 3).map(([code, n]) => `${reasonLabel(code)} ${number(n)}`).join(" · ") })}
+          {reasons.length > 3 ? ` ${t("stats.moreReasons", { count: reasons.length - 3 })}` : null}
         </span>
       ) : null}
     </div>
@@ -75,7 +111,22 @@ export function PortCount({ stats, port }: { stats: NodeStats | null; port: Outp
 export interface StatsRange {
   versionId?: string;
   sinceDays?: number;
+  /** A custom period of entry: ISO instants (the browser's local midnights of the days picked). */
+  from?: string;
+  to?: string;
 }
+
+/** "YYYY-MM-DD" of a local day ↔ the ISO instant of its local midnight. */
+const dayToIso = (day: string) => new Date(`${day}T00:00:00`).toISOString();
+const isoToDay = (value: string) => {
+  const d = new Date(value);
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+};
+const nextDay = (day: string) => {
+  const d = new Date(`${day}T00:00:00`);
+  d.setDate(d.getDate() + 1);
+  return d.toISOString();
+};
 
 /** Journey totals over the canvas, with the period and version the cards count. */
 export function StatsBar({
@@ -97,14 +148,45 @@ export function StatsBar({
   return (
     <section className="wp-stats-bar" aria-label={t("stats.bar")} data-testid="stats-bar">
       <strong>{t("stats.bar")}</strong>
-      <select aria-label={t("stats.range")} value={range.sinceDays ?? ""} onChange={(e) => onRange({ ...range, sinceDays: e.target.value ? Number(e.target.value) : undefined })}>
+      <select
+        aria-label={t("stats.range")}
+        value={range.from || range.to ? "custom" : (range.sinceDays ?? "")}
+        onChange={(e) => {
+          const value = e.target.value;
+          if (value === "custom") onRange({ versionId: range.versionId, from: dayToIso(isoToDay(new Date(Date.now() - 6 * 86_400_000).toISOString())) });
+          else onRange({ versionId: range.versionId, sinceDays: value ? Number(value) : undefined });
+        }}
+      >
         <option value="">{t("stats.allTime")}</option>
         {[1, 7, 30, 90].map((n) => (
           <option key={n} value={n}>
             {t("stats.lastDays", { n })}
           </option>
         ))}
+        <option value="custom">{t("stats.customRange")}</option>
       </select>
+      {range.from || range.to ? (
+        <>
+          <label>
+            {t("stats.enteredFrom")}{" "}
+            <input
+              type="date"
+              data-testid="stats-from"
+              value={range.from ? isoToDay(range.from) : ""}
+              onChange={(e) => onRange({ ...range, from: e.target.value ? dayToIso(e.target.value) : undefined })}
+            />
+          </label>
+          <label>
+            {t("stats.enteredTo")}{" "}
+            <input
+              type="date"
+              data-testid="stats-to"
+              value={range.to ? isoToDay(new Date(new Date(range.to).getTime() - 1).toISOString()) : ""}
+              onChange={(e) => onRange({ ...range, to: e.target.value ? nextDay(e.target.value) : undefined })}
+            />
+          </label>
+        </>
+      ) : null}
       {versions.length > 1 ? (
         <select aria-label={t("stats.version")} value={range.versionId ?? ""} onChange={(e) => onRange({ ...range, versionId: e.target.value || undefined })}>
           <option value="">{t("stats.allVersions")}</option>

@@ -22,6 +22,7 @@ import { observe, scenarios, type Scenario } from "../scenarios";
 import { everyNode } from "../scenarios/cases/every-node";
 import { goalAndExit } from "../scenarios/cases/goal-and-exit";
 import { winBack } from "../scenarios/cases/win-back";
+import { recordProblems, storedProblems } from "../scenarios/accounting";
 import type { ObservedMessage, ObservedRecord } from "../scenarios/format";
 import { createTestDb, type TestDb } from "../support/db";
 import { closeLiveTemporal, liveTemporalSettings, openLiveTemporal, temporalAddress, type LiveTemporal } from "./support";
@@ -84,6 +85,8 @@ interface Observed {
   tolerance: number;
   /** Runs of this scenario's workflows that ended by continuing as new. */
   continued: number;
+  /** Every user accounted for (test/scenarios/accounting.ts): empty when the cards add up. */
+  accounting: string[];
 }
 
 /** `historyLimit`: continue as new once a run's history is this long (default: the workflow's). */
@@ -281,10 +284,13 @@ async function runOn(db: TestDb, scenario: Scenario, shared: Shared, variant: Va
       if (!(error instanceof WorkflowNotFoundError)) throw error;
     });
   }
+  // Entry times here are real-clock hours apart from the expected ones: no expected counts, but
+  // rollups against raw node events, waiting against active instances, per version and period.
+  const accounting = [...recordProblems(records), ...(await storedProblems(db.db, journeyId))];
   let continued = 0;
   for await (const _ of shared.client.workflow.list({ query: `TaskQueue = "${taskQueue}" AND ExecutionStatus = "ContinuedAsNew"` })) continued += 1;
   // Five real-time workflow-task latencies of slack, at least ten minutes of journey time.
-  return { observed: observe(records), rejections, tolerance: Math.max(10 * 60_000, clock.rate * 250), continued };
+  return { observed: observe(records), rejections, tolerance: Math.max(10 * 60_000, clock.rate * 250), continued, accounting };
 }
 
 function expectMessages(expect: ExpectStatic, actual: ObservedMessage[], expected: ObservedMessage[], tolerance: number) {
@@ -314,7 +320,8 @@ describe.skipIf(!address)(`scenarios on a real Temporal server (${address ?? "no
   ];
   for (const { scenario, name, variant } of runs) {
     it.concurrent(name, async ({ expect }) => {
-      const { observed, rejections, tolerance, continued } = await runLive(scenario, shared, variant);
+      const { observed, rejections, tolerance, continued, accounting } = await runLive(scenario, shared, variant);
+      expect(accounting, "every user accounted for").toEqual([]);
       if (variant.historyLimit) expect(continued, "runs that continued as new").toBeGreaterThan(0);
       expect(observed.paths).toEqual(scenario.expect.paths);
       expect(observed.outcomes).toEqual(scenario.expect.outcomes);

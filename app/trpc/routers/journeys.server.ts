@@ -126,11 +126,20 @@ export const journeysRouter = router({
 
   /** Node analytics of a published journey: all versions unless one is named, optionally since a time. */
   stats: requireAction("journeys.read")
-    .input(journeyId.extend({ versionId: z.string().uuid().optional(), sinceDays: z.number().int().positive().max(3650).optional() }))
+    .input(
+      journeyId.extend({
+        versionId: z.string().uuid().optional(),
+        sinceDays: z.number().int().positive().max(3650).optional(),
+        /** A custom entry period (ISO instants); wins over sinceDays. */
+        from: z.string().datetime({ offset: true }).optional(),
+        to: z.string().datetime({ offset: true }).optional(),
+      }),
+    )
     .query(({ ctx, input }) =>
       journeyStats(ctx.services.db, ctx.session.workspaceId, input.id, {
         ...(input.versionId ? { versionId: input.versionId } : {}),
-        ...(input.sinceDays ? { from: ctx.services.now().getTime() - input.sinceDays * 86_400_000 } : {}),
+        ...(input.from ? { from: Date.parse(input.from) } : input.sinceDays ? { from: ctx.services.now().getTime() - input.sinceDays * 86_400_000 } : {}),
+        ...(input.to ? { to: Date.parse(input.to) } : {}),
       }),
     ),
 
