@@ -88,6 +88,8 @@ export interface LengthIssue {
   length: number;
   limit: number;
   truncated: boolean;
+  /** Whose rule it was when not the channel's own (a provider's vendor limit: "getui.push: vivo title"). */
+  rule?: string;
 }
 
 export type LengthResult =

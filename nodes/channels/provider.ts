@@ -169,7 +169,50 @@ export interface ProviderCapabilities {
    */
   idempotency: "native" | "collapse" | "message-id" | "none";
   /** How we learn about delivery: immediately, by polling, by callback, or not at all. */
-  deliveryReports: "immediate" | "poll-and-callback" | "bounce-only" | "none";
+  deliveryReports: "immediate" | "poll-and-callback" | "callback" | "bounce-only" | "none";
+}
+
+/**
+ * What a provider reports after the send (a receipt callback, a poll): one message reached a new
+ * state. Matched to our message by `messageId` (when the provider echoes it) or by the provider's
+ * id plus, where one provider id covers several addresses, the address.
+ */
+export interface ProviderReceipt {
+  messageId?: string;
+  providerMessageId?: string;
+  address?: string;
+  state: "delivered" | "opened" | "clicked" | "failed";
+  /** For `failed`: one of our loss reasons (`not_delivered` when omitted). */
+  reason?: FailureReason;
+  providerCode?: string;
+  detail?: string;
+  at?: Date;
+}
+
+/**
+ * A provider's sending allowance as it reports it (Getui's 查询推送量): `remaining` null when the
+ * provider does not limit, `limited` once it refuses more today.
+ */
+export interface QuotaReading {
+  remaining: number | null;
+  limited: boolean;
+  /** Raw figures per sub-channel, for the Settings page and logs. */
+  detail?: Record<string, unknown>;
+}
+
+/** The raw HTTP request of a provider callback, as the app received it (body not parsed). */
+export interface ProviderCallbackRequest {
+  method: string;
+  headers: Record<string, string>;
+  /** The query string's parameters. */
+  query: Record<string, string>;
+  body: string;
+}
+
+/** What the provider makes of a callback: receipts to apply and the answer its service expects. */
+export interface ProviderCallbackResult {
+  receipts: ProviderReceipt[];
+  response: { status: number; body: string; contentType?: string };
 }
 
 export interface ChannelProvider {
@@ -181,6 +224,10 @@ export interface ChannelProvider {
   send(message: OutboundMessage): Promise<ProviderOutcome>;
   /** Same as several `send` calls but in fewer requests; outcomes align with the input order. */
   sendBatch(messages: OutboundMessage[]): Promise<ProviderOutcome[]>;
+  /** Today's allowance; the send service checks it before large sends (custom providers). */
+  quota?(): Promise<QuotaReading>;
+  /** Parses and authenticates a callback the provider's service posted to us (receipts). */
+  handleCallback?(request: ProviderCallbackRequest): Promise<ProviderCallbackResult>;
   close?(): Promise<void>;
 }
 
@@ -189,6 +236,13 @@ export function failure(
   options: Omit<ProviderFailure, "ok" | "reason" | "retryable"> & { retryable?: boolean } = {},
 ): ProviderFailure {
   return { ok: false, reason, retryable: options.retryable ?? false, ...options };
+}
+
+/** A well-formed failure: `ok: false`, one of our reasons, a boolean `retryable`. */
+export function isFailure(outcome: unknown): outcome is ProviderFailure {
+  if (typeof outcome !== "object" || outcome === null) return false;
+  const f = outcome as Partial<ProviderFailure>;
+  return f.ok === false && typeof f.retryable === "boolean" && (failureReasons as readonly string[]).includes(f.reason as string);
 }
 
 /**

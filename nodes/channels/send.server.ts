@@ -348,6 +348,13 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
     if (!length.ok) return stop({ reason: "too_long", detail: `${length.issue.field}: ${length.issue.length} > ${length.issue.limit}`, content });
     content = length.content;
     const truncations: LengthIssue[] = length.truncations;
+    // 6b. The provider's own length rules (a custom provider's vendor limits), after the channel's.
+    if (resolved.options.limits) {
+      const own = resolved.options.limits(content, { truncate: req.truncate ?? TRUNCATE_BY_DEFAULT[req.channel], platform: addresses.length === 1 ? addresses[0]!.platform : undefined });
+      if (!own.ok) return stop({ reason: "too_long", detail: `${own.issue.field}: ${own.issue.length} > ${own.issue.limit}${own.issue.rule ? ` (${own.issue.rule})` : ""}`, content });
+      content = own.content;
+      truncations.push(...own.truncations);
+    }
 
     // 7. Send-rate limit of the provider.
     const bucketKey = `${req.workspaceId}/${provider.id}`;
@@ -550,7 +557,9 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
     const resolved = await deps.providers(workspaceId, channel);
     const content = normaliseContent(input);
     if (channel === "sms" && !content.signName && resolved.options.signName) content.signName = resolved.options.signName;
-    const length = applyLengthRules(channel, content, { truncate: true, smsMaxParts: resolved.options.smsMaxParts });
+    const channelLength = applyLengthRules(channel, content, { truncate: true, smsMaxParts: resolved.options.smsMaxParts });
+    const own = channelLength.ok && resolved.options.limits ? resolved.options.limits(channelLength.content, { truncate: true }) : null;
+    const length = own ? (own.ok ? { ...own, truncations: [...(channelLength.ok ? channelLength.truncations : []), ...own.truncations] } : own) : channelLength;
     const base: store.NewMessage = {
       id: randomUUID(),
       workspaceId,

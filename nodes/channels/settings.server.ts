@@ -14,6 +14,9 @@ import type { Channel, ChannelProvider } from "./provider";
 import { createSandboxProvider } from "./sandbox/provider";
 import { decryptSecret, encryptSecret, type SecretKey } from "./secrets.server";
 import { createSmtpProvider } from "./smtp/provider.server";
+import { buildCustomProvider, getChannelProviderDefinition, type BuiltCustomProvider } from "./custom-providers.server";
+import type { ProviderFetch, ProviderLogger } from "./provider-api";
+import { guardedFetch, type OutboundAllowlist } from "../net/outbound.server";
 
 export const providerSchemas = {
   fcm: {
@@ -54,13 +57,24 @@ export const providerSchemas = {
 } as const;
 export type ProviderId = keyof typeof providerSchemas;
 
+/**
+ * The schemas of a provider id: a built-in one, or a custom provider an extension registered
+ * (decision 0930). Undefined for an id nobody knows.
+ */
+export function schemasOf(provider: string): { channel: Channel | undefined; config: z.ZodTypeAny; secrets: z.ZodTypeAny } | undefined {
+  if (Object.hasOwn(providerSchemas, provider)) return providerSchemas[provider as ProviderId];
+  const custom = getChannelProviderDefinition(provider);
+  return custom ? { channel: custom.channel, config: custom.config, secrets: custom.secrets } : undefined;
+}
+
 /** Associated data for the ciphertext: a sealed value only opens in its own row. */
 const aad = (workspaceId: string, kind: string) => `${workspaceId}/${kind}`;
 
 export interface SaveProviderInput {
   workspaceId: string;
   channel: Channel;
-  provider: ProviderId;
+  /** A built-in provider id, or a custom provider's (`getui.push`). */
+  provider: ProviderId | (string & {});
   config: Record<string, unknown>;
   /** Omitted or empty fields keep the stored value: the browser never gets secrets back to resend. */
   secrets?: Record<string, string | undefined>;
@@ -68,9 +82,10 @@ export interface SaveProviderInput {
 }
 
 export async function saveProviderSettings(db: Db, key: SecretKey, input: SaveProviderInput): Promise<void> {
-  const schema = providerSchemas[input.provider];
+  const schema = schemasOf(input.provider);
+  if (!schema) throw new Error(`unknown provider ${input.provider}`);
   if (schema.channel && schema.channel !== input.channel) throw new Error(`${input.provider} cannot send ${input.channel}`);
-  const config = schema.config.parse(input.config);
+  const config = schema.config.parse(input.config) as Record<string, unknown>;
   const [existing] = await db
     .select({ provider: channelSettings.provider, secrets: channelSettings.secrets })
     .from(channelSettings)
@@ -80,7 +95,7 @@ export async function saveProviderSettings(db: Db, key: SecretKey, input: SavePr
       ? (JSON.parse(decryptSecret(key, existing.secrets, aad(input.workspaceId, input.channel))) as Record<string, string>)
       : {};
   const given = Object.fromEntries(Object.entries(input.secrets ?? {}).filter(([, v]) => v !== undefined && v !== ""));
-  const secrets = schema.secrets.parse({ ...previous, ...given });
+  const secrets = schema.secrets.parse({ ...previous, ...given }) as Record<string, unknown>;
   const sealed = Object.keys(secrets).length ? encryptSecret(key, JSON.stringify(secrets), aad(input.workspaceId, input.channel)) : null;
   const row = { provider: input.provider, config, secrets: sealed, updatedAt: new Date(), updatedBy: input.updatedBy ?? null };
   await db
@@ -136,7 +151,7 @@ export async function listProviderSettings(db: Db, key: SecretKey, workspaceId: 
 export interface ResolvedProvider {
   provider: ChannelProvider;
   /** SMTP tracking and SMS part limits ride along with the provider. */
-  options: { trackingBaseUrl?: string; unsubscribeMailto?: string; smsMaxParts?: number; signName?: string };
+  options: { trackingBaseUrl?: string; unsubscribeMailto?: string; smsMaxParts?: number; signName?: string; limits?: BuiltCustomProvider["limits"] };
 }
 
 export type ProviderResolver = (workspaceId: string, channel: Channel) => Promise<ResolvedProvider>;
@@ -151,6 +166,11 @@ export interface RegistryOptions {
   fcmCredential?: Parameters<typeof createFcmProvider>[0]["credential"];
   aliyunProtocol?: "http" | "https";
   timeoutMs?: number;
+  /** Outbound requests of custom providers; default: the guard with `outboundAllow`. */
+  providerFetch?: ProviderFetch;
+  /** WAYPOST_OUTBOUND_ALLOW: destinations the guard lets custom providers call although private. */
+  outboundAllow?: OutboundAllowlist;
+  log?: ProviderLogger;
 }
 
 export interface ProviderRegistry {
@@ -217,8 +237,20 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
           options: { trackingBaseUrl: config.trackingBaseUrl, unsubscribeMailto: config.unsubscribeMailto },
         };
       }
-      default:
-        throw new Error(`unknown provider ${row.provider}`);
+      default: {
+        const definition = getChannelProviderDefinition(row.provider);
+        if (!definition) throw new Error(`unknown provider ${row.provider} (is its extension loaded? WAYPOST_EXTENSIONS)`);
+        if (definition.channel !== channel) throw new Error(`${row.provider} cannot send ${channel}`);
+        const built: BuiltCustomProvider = buildCustomProvider(definition, {
+          workspaceId,
+          config: row.config,
+          secrets,
+          fetch: options.providerFetch ?? ((url, init) => guardedFetch(url, init ?? {}, { allow: options.outboundAllow, timeoutMs: options.timeoutMs ?? 10_000 })),
+          log: options.log,
+          timeoutMs: options.timeoutMs,
+        });
+        return { provider: built.provider, options: built.limits ? { limits: built.limits } : {} };
+      }
     }
   };
 

@@ -279,3 +279,6 @@ export function defineExtension(spec: ExtensionSpec): Extension {
   if (problems.length > 0) throw new ExtensionDefinitionError("extension", problems);
   return Object.freeze({ ...spec, kind: "waypost.extension" as const, nodes: [...nodes], providers: [...(spec.providers ?? [])] });
 }
+
+// Channel providers (nodes/channels/provider-api.ts; docs/extensions.md, "Channel providers").
+export * from "../channels/provider-api";

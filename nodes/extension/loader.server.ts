@@ -10,6 +10,7 @@ import type { RuntimeLogger } from "../runtime";
 import { toNodeDefinition } from "./adapt";
 import { EXTENSION_API_MAJOR, EXTENSION_API_VERSION, type Extension, type ExtensionNode } from "./index";
 import { toNodeRun } from "./run.server";
+import { installExtensionProviders } from "../channels/custom-providers.server";
 
 /**
  * Loads the extensions a deployment names in WAYPOST_EXTENSIONS (comma-separated npm package
@@ -40,7 +41,8 @@ export type ExtensionPartInstaller = (extension: Extension, status: ExtensionSta
 
 const loaded: ExtensionStatus[] = [];
 const undoers = new Map<string, () => void>();
-const installers: ExtensionPartInstaller[] = [];
+// Channel providers install with every extension (nodes/channels/custom-providers.server.ts).
+const installers: ExtensionPartInstaller[] = [installExtensionProviders];
 let hookInstalled = false;
 
 /** For the channel-provider half of the API (nodes/channels/provider.ts): called for each extension. */

@@ -84,3 +84,4 @@ export async function runNodeForTest(definition: ExtensionNode, config: unknown,
 }
 
 // Channel providers' harness (runProviderForTest) is exported from here too, next to this one.
+export { runProviderForTest, type RunProviderOptions, type ProviderTestHandle, type RecordedRequest } from "../channels/provider-testing";
