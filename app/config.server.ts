@@ -23,6 +23,9 @@ const envSchema = z.object({
   WAYPOST_PUBLIC_URL: z.string().url().optional(),
   WAYPOST_SECURE_COOKIES: booleanish.optional(),
   WAYPOST_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),
+  /** Password hashes (argon2, 19 MiB each) at once, and how many may wait; more answer 503 (decision 0721). */
+  WAYPOST_PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  WAYPOST_PASSWORD_HASH_QUEUE: z.coerce.number().int().min(0).max(10_000).default(32),
   WAYPOST_SECRET_KEY: z.string().min(32, "must be at least 32 characters").optional(),
   WAYPOST_LOG_LEVEL: z.enum(["silent", "error", "warn", "info", "debug"]).default("info"),
   /** Extensions to load at start: comma-separated npm package names or paths (docs/extensions.md). */

@@ -3,6 +3,7 @@ import type { Database, Db } from "../db/client";
 import type { Logger } from "./lib/log.server";
 import type { JourneyEngine } from "../workflows/engine";
 import type { ChannelsRuntime } from "../nodes/channels/runtime.server";
+import type { PasswordHasher } from "./lib/auth.server";
 
 /**
  * Everything the server side needs, built once at start (cli/start.ts) and handed to Remix
@@ -20,6 +21,8 @@ export interface AppServices {
   engine?: JourneyEngine;
   /** Channel providers, delivery callbacks and test sends (built on first use: channelsOf). */
   channels?: ChannelsRuntime;
+  /** The bound on concurrent password hashes (built on first use: passwordsOf). */
+  passwords?: PasswordHasher;
 }
 
 declare module "@remix-run/node" {

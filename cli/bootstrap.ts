@@ -62,7 +62,7 @@ async function countJourneys(services: AppServices, workspaceId: string): Promis
 
 export function loginBanner(url: string, admin: { email: string; password: string }): string {
   const lines = [
-    "Waypost is ready. Sign in with this admin login (shown once; change it in Settings):",
+    "Waypost is ready. Sign in with this admin login (shown once; the first sign-in asks you to choose your own password):",
     `  URL:      ${url}/login`,
     `  Email:    ${admin.email}`,
     `  Password: ${admin.password}`,

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { loadConfig, ConfigError, type Config } from "../app/config.server";
-import { AccountError, createOperator, ensureDefaultWorkspace } from "../app/lib/accounts.server";
+import { AccountError, createOperator, ensureDefaultWorkspace, resetPasswordByEmail } from "../app/lib/accounts.server";
+import { DataDirLockedError } from "../db/data-dir-lock";
 import { roles, type Role } from "../db/schema";
 import { migrate } from "../db/client";
 import { ensureFirstStart, loginBanner, seedDemo } from "./bootstrap";
@@ -63,6 +64,26 @@ program
       const workspace = await ensureDefaultWorkspace(services.db);
       const created = await createOperator(services.db, { workspaceId: workspace.id, email: opts.email, name: opts.name, role: opts.role as Role, password: opts.password });
       console.log(`created ${opts.role} ${created.email}${opts.password ? "" : ` with password ${created.password}`}`);
+    } catch (error) {
+      if (error instanceof AccountError) {
+        console.error(error.message);
+        process.exitCode = 1;
+      } else throw error;
+    } finally {
+      await services.database.close();
+    }
+  });
+
+program
+  .command("reset-password")
+  .description("give an operator a new one-time password (printed), end their sessions and lift any sign-in lock")
+  .requiredOption("--email <email>", "the operator's login email")
+  .option("--password <password>", "the new password (generated when omitted); it must still be changed at the next sign-in")
+  .action(async (opts: { email: string; password?: string }) => {
+    const services = await createServices(config());
+    try {
+      const reset = await resetPasswordByEmail(services.db, opts.email, services.now(), opts.password);
+      console.log(`password reset for ${reset.email}${opts.password ? "" : `: one-time password ${reset.password}`} (${reset.endedSessions} sessions ended; a new password must be chosen at the next sign-in)`);
     } catch (error) {
       if (error instanceof AccountError) {
         console.error(error.message);
@@ -209,4 +230,11 @@ extension
     }
   });
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Another process holds the PGlite data directory (decision 0725): say so, change nothing.
+  if (!(error instanceof DataDirLockedError)) throw error;
+  console.error(error.message);
+  process.exit(1);
+}

@@ -65,7 +65,7 @@ export async function startServer(services: AppServices, options: { port: number
   app.use("/build", express.static("public/build", { immutable: true, maxAge: "1y" }));
   app.use(express.static("public", { maxAge: "1h" }));
   app.use(sameOriginWrites);
-  app.all("*", createRequestHandler({ build, getLoadContext: () => ({ services }) }));
+  app.all("*", createRequestHandler({ build, getLoadContext: (req) => ({ services, peerAddress: req.socket.remoteAddress }) }));
 
   const server = app.listen(options.port, options.host ?? "0.0.0.0");
   await new Promise<void>((ok, fail) => {

@@ -1,5 +1,6 @@
 // Every namespace of every language, bundled so the first render (server and browser) is already
 // translated. Each area owns its namespace file; add yours here in both languages.
+import enAccounts from "./locales/en/accounts.json";
 import enCanvas from "./locales/en/canvas.json";
 import enChannels from "./locales/en/channels.json";
 import enCommon from "./locales/en/common.json";
@@ -8,6 +9,7 @@ import enEngine from "./locales/en/engine.json";
 import enExtensions from "./locales/en/extensions.json";
 import enOps from "./locales/en/ops.json";
 import enPermissions from "./locales/en/permissions.json";
+import zhAccounts from "./locales/zh/accounts.json";
 import zhCanvas from "./locales/zh/canvas.json";
 import zhChannels from "./locales/zh/channels.json";
 import zhCommon from "./locales/zh/common.json";
@@ -18,6 +20,6 @@ import zhOps from "./locales/zh/ops.json";
 import zhPermissions from "./locales/zh/permissions.json";
 
 export const resources = {
-  en: { common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, extensions: enExtensions, ops: enOps, permissions: enPermissions },
-  zh: { common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, extensions: zhExtensions, ops: zhOps, permissions: zhPermissions },
+  en: { accounts: enAccounts, common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, extensions: enExtensions, ops: enOps, permissions: enPermissions },
+  zh: { accounts: zhAccounts, common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, extensions: zhExtensions, ops: zhOps, permissions: zhPermissions },
 } as const;

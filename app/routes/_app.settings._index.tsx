@@ -24,6 +24,15 @@ export default function SettingsPage() {
           </p>
         </section>
       ) : null}
+      <p className="card">
+        <a href="/settings/account" data-testid="account-settings-link">{t("accounts:links.account")}</a> <span className="muted">{t("accounts:links.accountHelp")}</span>
+        {isAdmin ? (
+          <>
+            <br />
+            <a href="/settings/team" data-testid="team-settings-link">{t("accounts:links.team")}</a> <span className="muted">{t("accounts:links.teamHelp")}</span>
+          </>
+        ) : null}
+      </p>
       {canManageKeys ? <p className="card"><a href="/settings/channels" data-testid="channels-settings-link">{t("channels:settings.link")}</a></p> : null}
       {canManageKeys ? <p className="card"><a href="/settings/extensions" data-testid="extensions-settings-link">{t("extensions:link")}</a></p> : null}
       {canManageKeys && me.data ? <ApiKeys date={date} role={me.data.role} /> : null}

@@ -3,8 +3,9 @@ import { json, redirect } from "@remix-run/node";
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
 import { useTranslation } from "react-i18next";
 import { LanguageSwitch } from "../components/LanguageSwitch";
-import { login } from "../lib/auth.server";
-import { getSession, sessionCookie } from "../lib/session.server";
+import { signIn } from "../lib/accounts.server";
+import { passwordsOf } from "../lib/auth.server";
+import { ACCOUNT_PATH, clientAddress, getSession, sessionCookie } from "../lib/session.server";
 
 export const meta: MetaFunction = () => [{ title: "Waypost" }];
 
@@ -19,17 +20,58 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
   return json({});
 }
 
+type LoginError =
+  | { error: "missing" | "failed" | "deactivated"; email: string; wait?: undefined }
+  | { error: "lockedAccount" | "lockedAddress" | "busy"; email: string; wait: number };
+
 export async function action({ request, context }: ActionFunctionArgs) {
   const form = await request.formData();
   const email = String(form.get("email") ?? "").trim();
   const password = String(form.get("password") ?? "");
-  if (!email || !password) return json({ error: "missing" as const, email }, { status: 400 });
-  const { db, config, now } = context.services;
-  const result = await login(db, email, password, config.WAYPOST_SESSION_TTL_HOURS, now());
-  if (!result.ok) return json({ error: "failed" as const, email }, { status: 401 });
-  return redirect(safeNext(form.get("next")), {
-    headers: { "Set-Cookie": sessionCookie(request, context, result.token, result.expiresAt) },
-  });
+  const answer = (body: LoginError, status: number, retryAfter?: number) =>
+    json(body, { status, headers: retryAfter ? { "Retry-After": String(retryAfter) } : undefined });
+  if (!email || !password) return answer({ error: "missing", email }, 400);
+  const { services } = context;
+  const result = await signIn(
+    { db: services.db, now: services.now, hasher: passwordsOf(services) },
+    { email, password, address: clientAddress(request, context), ttlHours: services.config.WAYPOST_SESSION_TTL_HOURS },
+  );
+  if (result.ok) {
+    const next = safeNext(form.get("next"));
+    const target = result.session.mustChangePassword ? `${ACCOUNT_PATH}?${new URLSearchParams({ required: "1", next })}` : next;
+    return redirect(target, { headers: { "Set-Cookie": sessionCookie(request, context, result.token, result.expiresAt) } });
+  }
+  switch (result.reason) {
+    case "locked":
+      return answer({ error: result.lock.scope === "account" ? "lockedAccount" : "lockedAddress", email, wait: result.lock.retryAfterSeconds }, 429, result.lock.retryAfterSeconds);
+    case "busy":
+      return answer({ error: "busy", email, wait: result.retryAfterSeconds }, 503, result.retryAfterSeconds);
+    case "deactivated":
+      return answer({ error: "deactivated", email }, 403);
+    case "invalid":
+      // The failure that starts a lock says so at once, with the wait.
+      if (result.lock) {
+        return answer({ error: result.lock.scope === "account" ? "lockedAccount" : "lockedAddress", email, wait: result.lock.retryAfterSeconds }, 429, result.lock.retryAfterSeconds);
+      }
+      return answer({ error: "failed", email }, 401);
+  }
+}
+
+/** "2 minutes" / "45 seconds" in the page's language. */
+function waitText(t: (key: string, options: { count: number }) => string, seconds: number): string {
+  return seconds < 60 ? t("accounts:wait.seconds", { count: seconds }) : t("accounts:wait.minutes", { count: Math.ceil(seconds / 60) });
+}
+
+function errorText(t: (key: string, options?: Record<string, unknown>) => string, error: LoginError): string {
+  switch (error.error) {
+    case "missing":
+    case "failed":
+      return t(`login.${error.error}`);
+    case "deactivated":
+      return t("accounts:login.deactivated");
+    default:
+      return t(`accounts:login.${error.error}`, { wait: waitText((k, o) => t(k, o), error.wait) });
+  }
 }
 
 export default function Login() {
@@ -47,8 +89,8 @@ export default function Login() {
         <h1>{t("login.title")}</h1>
         {params.get("expired") && !actionData ? <p className="notice">{t("login.expired")}</p> : null}
         {actionData?.error ? (
-          <p className="form-error" role="alert">
-            {t(`login.${actionData.error}`)}
+          <p className="form-error" role="alert" data-testid="login-error">
+            {errorText(t, actionData)}
           </p>
         ) : null}
         <Form method="post" className="stack">

@@ -1,7 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
 import type { Role } from "../../db/schema";
-import type { SessionInfo } from "../lib/auth.server";
+import { OPEN_BEFORE_PASSWORD_CHANGE, type SessionInfo } from "../lib/auth.server";
 import type { AppServices } from "../services.server";
 import { rolesFor, roleMay, type Action } from "../lib/permissions";
 
@@ -37,9 +37,13 @@ export const createCallerFactory = t.createCallerFactory;
 export const publicProcedure = t.procedure;
 
 /** Every other procedure: a live session is required. */
-export const authedProcedure = t.procedure.use(({ ctx, next }) => {
+export const authedProcedure = t.procedure.use(({ ctx, next, path }) => {
   if (!ctx.session) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue: your session is missing or has expired." });
+  }
+  // A printed or handed-over password opens only one's own account until it is replaced (decision 0724).
+  if (ctx.session.mustChangePassword && !OPEN_BEFORE_PASSWORD_CHANGE.has(path)) {
+    throw new TRPCError({ code: "FORBIDDEN", message: "Choose your own password first (Settings → My account): you signed in with a one-time password." });
   }
   return next({ ctx: { ...ctx, session: ctx.session } });
 });

@@ -1,4 +1,5 @@
 import { router } from "./init.server";
+import { accountsRouter } from "./routers/accounts.server";
 import { channelsRouter } from "./routers/channels.server";
 import { journeysRouter } from "./routers/journeys.server";
 import { operationsRouter } from "./routers/operations.server";
@@ -14,6 +15,7 @@ export const appRouter = router({
   segments: segmentsRouter,
   channels: channelsRouter,
   operations: operationsRouter,
+  accounts: accountsRouter,
 });
 
 export type AppRouter = typeof appRouter;
