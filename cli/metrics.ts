@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type express from "express";
 import { Counter, Gauge, Registry } from "prom-client";
 import { engineHealth } from "../app/lib/instances.server";
+import { analyticsTotals } from "../app/lib/analytics.server";
 import type { AppServices } from "../app/services.server";
 
 /**
@@ -65,6 +66,34 @@ export function createMetrics(services: AppServices): Metrics {
   gauge("waypost_engine_steps_last_minute", "Interpreter steps in the last minute of journey time, from node events.", (h) => h.stepsLastMinute);
   gauge("waypost_engine_failures_last_hour", "Steps that failed finally in the last hour (left by failed, or ended as failed).", (h) => h.failuresLastHour);
   gauge("waypost_engine_active_instances", "Instances inside journeys now.", (h) => h.activeInstances);
+
+  // Totals from the analytics rollups (docs/analytics.md), read at scrape time like the gauges
+  // above: every process reports the same engine-wide counts. A total can go down only when
+  // users are erased (their node events are deleted).
+  let totals: Promise<Awaited<ReturnType<typeof analyticsTotals>>> | null = null;
+  const analytics = () => (totals ??= analyticsTotals(services.db).finally(() => setTimeout(() => (totals = null), 0)));
+  new Counter({
+    name: "waypost_timezone_fallbacks_total",
+    help: "Steps that needed a user's time zone and found it missing or invalid (the journey's or workspace's zone was used), by reason.",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+    async collect() {
+      const { tzFallbacks } = await analytics();
+      this.reset();
+      for (const r of tzFallbacks) if (r.n > 0) this.inc({ reason: r.reason }, r.n);
+    },
+  });
+  new Counter({
+    name: "waypost_message_failures_total",
+    help: "Messages that failed, by channel and reason: refused before sending, rejected by the provider, or reported not delivered later.",
+    labelNames: ["channel", "reason"] as const,
+    registers: [registry],
+    async collect() {
+      const { failures } = await analytics();
+      this.reset();
+      for (const r of failures) if (r.n > 0) this.inc({ channel: r.channel || "unknown", reason: r.reason }, r.n);
+    },
+  });
 
   const countRequests: express.RequestHandler = (req, res, next) => {
     res.on("finish", () => {
