@@ -4,7 +4,7 @@ import { Form, NavLink, Outlet, useLoaderData } from "@remix-run/react";
 import { useTranslation } from "react-i18next";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { requireSession } from "../lib/session.server";
-import { describeExtensionNodes } from "../../nodes/extension/describe.server";
+import { describeExtensionNodes } from "../extensions/nodes.server";
 import { registerRemoteNodes } from "../extensions/remote-nodes";
 
 /** Every page under this layout needs a signed-in operator. */
