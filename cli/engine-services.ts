@@ -29,7 +29,7 @@ export function engineActionServices(services: AppServices): (engine: JourneyEng
     let registry: ProviderRegistry | null = null;
     const messaging = createMessagingService({
       db: services.db,
-      providers: (workspaceId, channel) => (registry ??= createProviderRegistry({ db: services.db, key: secrets.key() })).resolve(workspaceId, channel),
+      providers: (workspaceId, channel) => (registry ??= createProviderRegistry({ db: services.db, key: secrets.key(), outboundAllow: services.config.WAYPOST_OUTBOUND_ALLOW })).resolve(workspaceId, channel),
       now: () => services.now(),
       emitEvent: (event) => emitMessageEvent({ db: services.db, engine }, event),
       recordNodeEvent: messageStateRecorder(services),

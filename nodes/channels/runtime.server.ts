@@ -103,7 +103,8 @@ export async function emitMessageEvent(services: Pick<AppServices, "db" | "engin
 export function createChannelsRuntime(services: AppServices, options: Partial<Omit<RegistryOptions, "db" | "key">> = {}): ChannelsRuntime {
   const secrets = lazySecrets(services.config);
   let registry: ProviderRegistry | null = null;
-  const reg = () => (registry ??= createProviderRegistry({ db: services.db, key: secrets.key(), ...options }));
+  // Provider endpoints go through the outbound-request guard with the deployment's allowlist.
+  const reg = () => (registry ??= createProviderRegistry({ db: services.db, key: secrets.key(), outboundAllow: services.config.WAYPOST_OUTBOUND_ALLOW, ...options }));
   const lazyRegistry: ProviderRegistry = {
     resolve: (workspaceId, channel) => reg().resolve(workspaceId, channel),
     invalidate: (workspaceId) => (registry ? registry.invalidate(workspaceId) : Promise.resolve()),

@@ -14,6 +14,8 @@ import type { Channel, ChannelProvider } from "./provider";
 import { createSandboxProvider } from "./sandbox/provider";
 import { decryptSecret, encryptSecret, type SecretKey } from "./secrets.server";
 import { createSmtpProvider } from "./smtp/provider.server";
+import { secretsMayStay } from "./destination";
+import { guardProvider } from "./guarded-provider.server";
 import { buildCustomProvider, getChannelProviderDefinition, type BuiltCustomProvider } from "./custom-providers.server";
 import type { ProviderFetch, ProviderLogger } from "./provider-api";
 import { guardedFetch, type OutboundAllowlist } from "../net/outbound.server";
@@ -87,11 +89,12 @@ export async function saveProviderSettings(db: Db, key: SecretKey, input: SavePr
   if (schema.channel && schema.channel !== input.channel) throw new Error(`${input.provider} cannot send ${input.channel}`);
   const config = schema.config.parse(input.config) as Record<string, unknown>;
   const [existing] = await db
-    .select({ provider: channelSettings.provider, secrets: channelSettings.secrets })
+    .select({ provider: channelSettings.provider, secrets: channelSettings.secrets, config: channelSettings.config })
     .from(channelSettings)
     .where(and(eq(channelSettings.workspaceId, input.workspaceId), eq(channelSettings.kind, input.channel)));
+  // Stored secrets stay only with the destination they were entered for (decision 0703).
   const previous =
-    existing?.secrets && existing.provider === input.provider
+    existing?.secrets && secretsMayStay(existing, input.provider, config)
       ? (JSON.parse(decryptSecret(key, existing.secrets, aad(input.workspaceId, input.channel))) as Record<string, string>)
       : {};
   const given = Object.fromEntries(Object.entries(input.secrets ?? {}).filter(([, v]) => v !== undefined && v !== ""));
@@ -211,14 +214,19 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
         const config = providerSchemas["aliyun-sms"].config.parse(row.config);
         const s = providerSchemas["aliyun-sms"].secrets.parse(secrets);
         return {
-          provider: createAliyunSmsProvider({
-            accessKeyId: config.accessKeyId,
-            accessKeySecret: s.accessKeySecret,
-            signName: config.signName,
-            endpoint: config.endpoint,
-            protocol: options.aliyunProtocol,
-            timeoutMs: options.timeoutMs,
-          }),
+          // The endpoint is checked by the outbound-request guard before every call.
+          provider: guardProvider(
+            createAliyunSmsProvider({
+              accessKeyId: config.accessKeyId,
+              accessKeySecret: s.accessKeySecret,
+              signName: config.signName,
+              endpoint: config.endpoint,
+              protocol: options.aliyunProtocol,
+              timeoutMs: options.timeoutMs,
+            }),
+            config.endpoint ?? "dysmsapi.aliyuncs.com",
+            { allow: options.outboundAllow },
+          ),
           options: { smsMaxParts: config.maxParts, signName: config.signName },
         };
       }
@@ -233,6 +241,8 @@ export function createProviderRegistry(options: RegistryOptions): ProviderRegist
             auth: config.user ? { user: config.user, pass: s.pass ?? "" } : undefined,
             from: config.from,
             timeoutMs: options.timeoutMs,
+            // Connects only to an address the outbound-request guard checked.
+            outbound: { allow: options.outboundAllow },
           }),
           options: { trackingBaseUrl: config.trackingBaseUrl, unsubscribeMailto: config.unsubscribeMailto },
         };

@@ -38,8 +38,9 @@ const ROUTES_DIR = new URL("../../app/routes/", import.meta.url);
 
 /** "api.v1.journeys.$journeyId.pause.ts" -> "/api/v1/journeys/{journeyId}/pause" (Remix flat routes). */
 function routeOfFile(file: string): string {
-  const stem = file.replace(/\.tsx?$/, "").replace(/\[\.\]/g, "\u0000");
-  return "/" + stem.split(".").map((part) => (part.startsWith("$") ? `{${part.slice(1)}}` : part.replace(/\u0000/g, "."))).join("/");
+  // "[.]" escapes a dot inside a segment: split on the other dots only.
+  const parts = file.replace(/\.tsx?$/, "").split(/(?<!\[)\.(?!\])/);
+  return "/" + parts.map((part) => (part.startsWith("$") ? `{${part.slice(1)}}` : part.replace("[.]", "."))).join("/");
 }
 
 /** Parameter names differ between files and the OpenAPI document ({segmentId} / {segment}). */

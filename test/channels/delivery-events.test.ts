@@ -33,7 +33,7 @@ beforeAll(async () => {
   sms.templates.set("SMS_3001", "${name}，您的车费已扣除");
   h = await createHarness({ start: T0, engine: { actionServices: (workspaceId) => ({ sendMessage: channels.messaging.forWorkspace(workspaceId) }) } });
   const services: AppServices = {
-    config: loadConfig({ WAYPOST_LOG_LEVEL: "silent", WAYPOST_DEMO_DATA: "false", WAYPOST_SECRET_KEY: "events-test-secret-key-0123456789abcdef" }),
+    config: loadConfig({ WAYPOST_LOG_LEVEL: "silent", WAYPOST_DEMO_DATA: "false", WAYPOST_SECRET_KEY: "events-test-secret-key-0123456789abcdef", WAYPOST_OUTBOUND_ALLOW: "127.0.0.1" }), // the loopback fakes, allowed explicitly
     database: h.db,
     db: h.db.db,
     log: createLogger("silent"),

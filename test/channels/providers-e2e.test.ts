@@ -4,6 +4,7 @@ import { query } from "../../db/client";
 import { createDeliveryHandlers } from "../../nodes/channels/delivery.server";
 import { deriveSecretKey, decryptSecret } from "../../nodes/channels/secrets.server";
 import { createMessagingService, type InternalUserEvent, type MessageNodeEvent } from "../../nodes/channels/send.server";
+import { parseAllowlist } from "../../nodes/net/outbound.server";
 import { createProviderRegistry, listProviderSettings, saveProviderSettings, savePolicySettings, type ProviderRegistry } from "../../nodes/channels/settings.server";
 import { createTestDb, type TestDb } from "../support/db";
 import { startAliyunSmsFake, type AliyunSmsFake } from "../fakes/aliyun-sms-server";
@@ -56,6 +57,8 @@ beforeAll(async () => {
     fcmCredential: { getAccessToken: async () => ({ access_token: "ya29.e2e", expires_in: 3600 }) },
     aliyunProtocol: "http",
     timeoutMs: 400,
+    // The loopback fakes are internal addresses: allowed explicitly, as a deployment would.
+    outboundAllow: parseAllowlist("127.0.0.1"),
   });
 });
 afterAll(async () => {

@@ -21,7 +21,7 @@ let channels: ChannelsRuntime;
 let ws: string;
 
 beforeAll(async () => {
-  [app, smtp, sms] = await Promise.all([startTestApp({ serve: true, env: { WAYPOST_SECRET_KEY: "routes-test-secret-key-0123456789abcdef" } }), startSmtpFake(), startAliyunSmsFake(AK)]);
+  [app, smtp, sms] = await Promise.all([startTestApp({ serve: true, env: { WAYPOST_SECRET_KEY: "routes-test-secret-key-0123456789abcdef", WAYPOST_OUTBOUND_ALLOW: "127.0.0.1" } }), startSmtpFake(), startAliyunSmsFake(AK)]);
   sms.signNames.add("路标商城");
   sms.templates.set("SMS_2001", "您的车费${fare}元已扣除");
   ws = app.workspaceId;

@@ -17,7 +17,7 @@ describe("channels router", () => {
   const as = (role: keyof typeof sessions) => createCaller({ services: app.services, session: sessions[role] }).channels;
 
   beforeAll(async () => {
-    [app, smtp] = await Promise.all([startTestApp({ env: { WAYPOST_SECRET_KEY: "router-test-secret-key-0123456789abcdef" } }), startSmtpFake()]);
+    [app, smtp] = await Promise.all([startTestApp({ env: { WAYPOST_SECRET_KEY: "router-test-secret-key-0123456789abcdef", WAYPOST_OUTBOUND_ALLOW: "127.0.0.1" } }), startSmtpFake()]);
     for (const role of ["admin", "developer", "marketer"] as const) {
       const op = await app.addOperator(role);
       sessions[role] = { operatorId: op.id, workspaceId: app.workspaceId, email: op.email, name: role, role, locale: null };

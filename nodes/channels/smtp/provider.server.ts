@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import { connect, type Socket } from "node:net";
 import nodemailer, { type Transporter } from "nodemailer";
+import type SMTPPool from "nodemailer/lib/smtp-pool";
+import { resolveAllowed, type DestinationPolicy } from "../../net/outbound.server";
 import { failure, type ChannelProvider, type OutboundMessage, type ProviderOutcome, sendEachInParallel } from "../provider";
 import { htmlToText } from "./tracking.server";
 
@@ -18,6 +21,34 @@ export interface SmtpConfig {
   maxConnections?: number;
   /** Tests on loopback use a server without a certificate. */
   allowInsecureTls?: boolean;
+  /**
+   * The outbound-request guard's policy: when set, every connection goes to an address the guard
+   * checked for `host` (nodemailer's getSocket), never to one nodemailer resolves on its own.
+   */
+  outbound?: DestinationPolicy;
+}
+
+/** nodemailer's getSocket: open the TCP connection ourselves, to a checked address. */
+function guardedSocket(config: SmtpConfig, policy: DestinationPolicy, timeoutMs: number) {
+  return (_options: unknown, callback: (error: Error | null, socketOptions?: { connection: Socket }) => void): void => {
+    resolveAllowed(config.host, policy).then(
+      (addresses) => {
+        const socket = connect({ host: addresses[0]!.address, port: config.port });
+        const fail = (error: Error) => {
+          socket.destroy();
+          callback(error);
+        };
+        socket.setTimeout(timeoutMs, () => fail(Object.assign(new Error("Connection timeout"), { code: "ETIMEDOUT" })));
+        socket.once("error", fail);
+        socket.once("connect", () => {
+          socket.setTimeout(0);
+          socket.off("error", fail);
+          callback(null, { connection: socket });
+        });
+      },
+      (error: Error) => callback(error),
+    );
+  };
 }
 
 /**
@@ -63,7 +94,8 @@ export function createSmtpProvider(config: SmtpConfig): ChannelProvider {
     greetingTimeout: timeout,
     socketTimeout: timeout,
     tls: config.allowInsecureTls ? { rejectUnauthorized: false } : undefined,
-  });
+    ...(config.outbound ? { getSocket: guardedSocket(config, config.outbound, timeout) } : {}),
+  } as SMTPPool.Options);
   const fromAddress = /<([^>]+)>/.exec(config.from)?.[1] ?? config.from;
   const domain = config.messageIdDomain ?? fromAddress.split("@")[1] ?? "waypost.local";
 
