@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express from "express";
+import { INTERNAL_MESSAGE, logInternal } from "../app/lib/errors.server";
 import type { AppServices } from "../app/services.server";
 import { readiness } from "../app/lib/readiness.server";
 import { createMetrics } from "./metrics";
@@ -30,6 +31,25 @@ function sameOriginWrites(req: express.Request, res: express.Response, next: exp
     return;
   }
   next();
+}
+
+/**
+ * What Express itself fails on (a URL whose %-escapes do not decode, a middleware that throws)
+ * answers JSON like the API: the client's mistakes a 4xx, ours a generic 500 with a request id.
+ * Never Express's default page, which carries the stack and server paths (decision 0760).
+ */
+function answerErrors(services: AppServices): express.ErrorRequestHandler {
+  return (error: unknown, req, res, next) => {
+    if (res.headersSent) return next(error);
+    const declared = (error as { status?: unknown } | null)?.status;
+    if (typeof declared === "number" && declared >= 400 && declared < 500) {
+      const message = error instanceof URIError ? "The URL is not valid: a %-escape in it does not decode to text." : "The request could not be read.";
+      res.status(declared).json({ error: { code: "bad_request", message } });
+      return;
+    }
+    const requestId = logInternal(services.log, `http ${req.method}`, error, { path: req.originalUrl.slice(0, 200) });
+    res.status(500).json({ error: { code: "internal", message: `${INTERNAL_MESSAGE} ${requestId}.`, requestId } });
+  };
 }
 
 export async function startServer(services: AppServices, options: { port: number; host?: string }): Promise<RunningServer> {
@@ -66,6 +86,7 @@ export async function startServer(services: AppServices, options: { port: number
   app.use(express.static("public", { maxAge: "1h" }));
   app.use(sameOriginWrites);
   app.all("*", createRequestHandler({ build, getLoadContext: (req) => ({ services, peerAddress: req.socket.remoteAddress }) }));
+  app.use(answerErrors(services));
 
   const server = app.listen(options.port, options.host ?? "0.0.0.0");
   await new Promise<void>((ok, fail) => {

@@ -5,7 +5,8 @@ import { JourneyStateError } from "../lib/journey-transitions";
 import { keyRefusal, restActionFor } from "../lib/permissions";
 import { listJourneys } from "../lib/journey-list.server";
 import { authenticateKey, keyFromAuthorization, type KeyAuth } from "../ingest/keys.server";
-import { jsonResponse, readBody } from "../ingest/http.server";
+import { BadBody, jsonResponse, readBody, TooLarge } from "../ingest/http.server";
+import { INTERNAL_MESSAGE, inputFault, logInternal } from "../lib/errors.server";
 import { countMembers, getSegment, listSegments, SegmentError, type SegmentSummary } from "../segments/store.server";
 import { describeRule, segmentDefinitionSchema } from "../segments/rules";
 import { invalidateSegmentInterest } from "../segments/membership.server";
@@ -71,8 +72,11 @@ export async function withSecretKey(request: Request, services: AppServices, all
     }
     if (error instanceof NothingToPublishError || error instanceof DraftConflictError) return apiError(409, "conflict", error.message);
     if (error instanceof JourneyStateError) return apiError(409, "invalid_state", error.message);
-    services.log.error("management API failed", { path: new URL(request.url).pathname, error: error instanceof Error ? error.message : String(error) });
-    return apiError(500, "internal", "Something went wrong on our side; the request may be retried.");
+    // A value the database refuses (NUL, bad UTF-8, too long, not a uuid) is the client's mistake.
+    const fault = inputFault(error);
+    if (fault) return apiError(400, fault.code, fault.message, fault.field ? [{ path: fault.field, message: fault.message }] : undefined);
+    const requestId = logInternal(services.log, `api ${request.method} ${new URL(request.url).pathname.slice(0, 200)}`, error);
+    return jsonResponse(500, { error: { code: "internal", message: `${INTERNAL_MESSAGE} ${requestId}.`, requestId } });
   }
 }
 
@@ -83,12 +87,27 @@ function journeyIdOf(raw: string | undefined): string {
   return raw;
 }
 
+/** A path parameter the database can compare: text without NUL or lone surrogates, 1–`max` characters. */
+function textParam(name: string, raw: string, max = 255): string {
+  const why =
+    raw.length === 0
+      ? "must not be empty"
+      : raw.length > max
+        ? `must be at most ${max} characters`
+        : raw.includes("\u0000") || !(raw as unknown as { isWellFormed(): boolean }).isWellFormed()
+          ? "must not contain the NUL character (%00) or invalid UTF-8"
+          : null;
+  if (why) throw new ApiError(400, "invalid_value", `${name} ${why}.`, [{ path: name, message: why }]);
+  return raw;
+}
+
 const iso = (value: Date | string | null | undefined) => (value ? new Date(value).toISOString() : null);
 
 // ---- users ----------------------------------------------------------------------------------
 
-export function getUser(request: Request, services: AppServices, userId: string) {
+export function getUser(request: Request, services: AppServices, rawUserId: string) {
   return withSecretKey(request, services, ["GET", "DELETE"], async (auth) => {
+    const userId = textParam("userId", rawUserId);
     if (request.method === "DELETE") {
       const result = await eraseUser(services, auth.workspaceId, userId, { via: `api_key:${auth.keyId}` });
       if (!result.found) throw new ApiError(404, "not_found", `No user "${userId}" in this workspace.`);
@@ -118,13 +137,13 @@ function limitOf(request: Request): number | undefined {
 
 export function getUserMessages(request: Request, services: AppServices, userId: string) {
   return withSecretKey(request, services, ["GET"], async (auth) =>
-    jsonResponse(200, { messages: await userMessages(services.db, auth.workspaceId, userId, { limit: limitOf(request) }) }),
+    jsonResponse(200, { messages: await userMessages(services.db, auth.workspaceId, textParam("userId", userId), { limit: limitOf(request) }) }),
   );
 }
 
 export function getUserJourneys(request: Request, services: AppServices, userId: string) {
   return withSecretKey(request, services, ["GET"], async (auth) =>
-    jsonResponse(200, { journeys: await userJourneys(services.db, auth.workspaceId, userId, { limit: limitOf(request) }) }),
+    jsonResponse(200, { journeys: await userJourneys(services.db, auth.workspaceId, textParam("userId", userId), { limit: limitOf(request) }) }),
   );
 }
 
@@ -154,12 +173,12 @@ export function getSegments(request: Request, services: AppServices) {
 }
 
 export function getSegmentById(request: Request, services: AppServices, idOrKey: string) {
-  return withSecretKey(request, services, ["GET"], async (auth) => jsonResponse(200, { segment: segmentOut(await getSegment(services.db, auth.workspaceId, idOrKey)) }));
+  return withSecretKey(request, services, ["GET"], async (auth) => jsonResponse(200, { segment: segmentOut(await getSegment(services.db, auth.workspaceId, textParam("segment", idOrKey, 100))) }));
 }
 
 export function getSegmentCount(request: Request, services: AppServices, idOrKey: string) {
   return withSecretKey(request, services, ["GET"], async (auth) => {
-    const segment = await getSegment(services.db, auth.workspaceId, idOrKey);
+    const segment = await getSegment(services.db, auth.workspaceId, textParam("segment", idOrKey, 100));
     return jsonResponse(200, { id: segment.id, key: segment.key, count: await countMembers(services.db, segment.id), computedAt: iso(segment.computedAt) });
   });
 }
@@ -179,8 +198,10 @@ async function readJson(request: Request): Promise<unknown> {
   let text: string;
   try {
     text = await readBody(request, 5 * 1024 * 1024);
-  } catch {
-    throw new ApiError(413, "too_large", "The body is larger than 5 MB.");
+  } catch (error) {
+    if (error instanceof BadBody) throw new ApiError(error.status, error.code, `The request could not be read: ${error.message}.`, [{ path: error.field, message: error.message }]);
+    if (error instanceof TooLarge) throw new ApiError(413, "too_large", "The body is larger than 5 MB.");
+    throw error;
   }
   if (!text.trim()) return {};
   try {

@@ -1,4 +1,5 @@
 import { gunzipSync } from "node:zlib";
+import { inputFault, logInternal } from "../lib/errors.server";
 import type { AppServices } from "../services.server";
 import { authenticateKey, keyFromAuthorization } from "./keys.server";
 import { MAX_BATCH_BYTES, MAX_CALL_BYTES, batchEnvelopeSchema, callTypes, type CallType, type ItemResult } from "./payloads";
@@ -25,48 +26,112 @@ function failure(status: number, code: string, message: string, extra: Record<st
   return jsonResponse(status, { success: false, error: { code, message, ...extra } }, headers);
 }
 
-class TooLarge extends Error {}
+/** The body is over the limit; `closing` when it was too large even to drain (the connection is closed after the answer). */
+export class TooLarge extends Error {
+  constructor(readonly closing = false) {
+    super("too large");
+  }
+}
 
-/** Reads the body without ever holding more than `limit` bytes (gzip is inflated with the same cap). */
+/** A body that cannot be read: a 4xx naming the header or `body`, never worth resending unchanged. */
+export class BadBody extends Error {
+  constructor(
+    message: string,
+    readonly code: "invalid_encoding" | "unsupported_encoding" | "invalid_json" | "too_deep" = "invalid_encoding",
+    readonly field = "body",
+    readonly status: 400 | 415 = 400,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * How much of an oversized body is read and thrown away so the client gets its 413 (closing a
+ * socket with unread data makes TCP reset it, and the client sees a reset, not the answer).
+ * Past this the connection is closed after the answer.
+ */
+export const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/** Deeper JSON is refused before anything walks it recursively (JSON.stringify overflows near 10,000 levels). */
+export const MAX_BODY_DEPTH = 64;
+
+async function drain(reader: ReadableStreamDefaultReader<Uint8Array>, seen: number): Promise<boolean> {
+  let size = seen;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return true;
+    size += value.byteLength;
+    if (size > DRAIN_LIMIT) return false;
+  }
+}
+
+/**
+ * Reads the body without ever holding more than `limit` bytes (gzip is inflated with the same
+ * cap). An oversized body is drained, not cut off, so the 413 reaches the client.
+ */
 export async function readBody(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
-  if (Number.isFinite(declared) && declared > limit) throw new TooLarge();
   const chunks: Uint8Array[] = [];
   let size = 0;
   if (request.body) {
     const reader = request.body.getReader();
+    if (Number.isFinite(declared) && declared > limit) {
+      throw new TooLarge(declared > DRAIN_LIMIT || !(await drain(reader, 0)));
+    }
     for (;;) {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > limit) {
-        await reader.cancel().catch(() => undefined);
-        throw new TooLarge();
-      }
+      if (size > limit) throw new TooLarge(!(await drain(reader, size)));
       chunks.push(value);
     }
-  }
+  } else if (Number.isFinite(declared) && declared > limit) throw new TooLarge();
   let bytes = Buffer.concat(chunks);
-  if (/gzip/i.test(request.headers.get("content-encoding") ?? "")) {
+  const coding = (request.headers.get("content-encoding") ?? "").trim().toLowerCase();
+  if (coding === "gzip" || coding === "x-gzip") {
     try {
       bytes = gunzipSync(bytes, { maxOutputLength: limit + 1 });
     } catch (error) {
       if (error instanceof RangeError) throw new TooLarge();
-      throw new BadBody("the body is not valid gzip");
+      throw new BadBody("the body is not valid gzip (Content-Encoding: gzip was sent)");
     }
     if (bytes.byteLength > limit) throw new TooLarge();
+  } else if (coding !== "" && coding !== "identity") {
+    throw new BadBody(`Content-Encoding "${coding.slice(0, 40)}" is not supported; send the body as is or gzip-compressed`, "unsupported_encoding", "content-encoding", 415);
   }
   return new TextDecoder().decode(bytes);
 }
-
-class BadBody extends Error {}
 
 function parseJson(text: string): unknown {
   try {
     return JSON.parse(text);
   } catch {
-    throw new BadBody("the body is not valid JSON");
+    throw new BadBody("the body is not valid JSON", "invalid_json");
   }
+}
+
+/**
+ * The path to the first value nested deeper than `limit`, or null. Iterative, so it cannot
+ * overflow the stack on the very input it guards against.
+ */
+export function tooDeep(value: unknown, limit = MAX_BODY_DEPTH): (string | number)[] | null {
+  const stack: { value: unknown; path: (string | number)[] }[] = [{ value, path: [] }];
+  while (stack.length > 0) {
+    const { value: v, path } = stack.pop()!;
+    if (v === null || typeof v !== "object") continue;
+    if (path.length >= limit) return path;
+    if (Array.isArray(v)) for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], path: [...path, i] });
+    else for (const k of Object.keys(v).reverse()) stack.push({ value: (v as Record<string, unknown>)[k], path: [...path, k] });
+  }
+  return null;
+}
+
+/** `batch[0].properties.x` for a path: enough to say where, not the whole descent. */
+function nestingField(path: (string | number)[]): string {
+  const keep = path[0] === "batch" ? 4 : 2;
+  let out = "";
+  for (const part of path.slice(0, keep)) out += typeof part === "number" ? `[${part}]` : out ? `.${part}` : part;
+  return out || "body";
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -84,17 +149,22 @@ export async function handleIngest(request: Request, services: AppServices, endp
       text = await readBody(request, limit);
     } catch (error) {
       if (error instanceof TooLarge) {
-        return failure(413, "too_large", `The body is larger than ${limit / 1024} KB, the limit for ${endpoint === "batch" ? "a batch" : "one call"}.`);
+        return failure(413, "too_large", `The body is larger than ${limit / 1024} KB, the limit for ${endpoint === "batch" ? "a batch" : "one call"}.`, {}, error.closing ? { connection: "close" } : {});
+      }
+      if (error instanceof BadBody) {
+        return failure(error.status, error.code, `The request could not be read: ${error.message}.`, { field: error.field }, error.status === 415 ? { "accept-encoding": "gzip" } : {});
       }
       throw error;
     }
     let body: unknown;
-    let bodyError: string | undefined;
+    let bodyError: BadBody | undefined;
     try {
       body = parseJson(text);
+      const deep = isRecord(body) ? tooDeep(body) : null;
+      if (deep) bodyError = new BadBody(`${nestingField(deep)} nests deeper than ${MAX_BODY_DEPTH} levels`, "too_deep", nestingField(deep));
     } catch (error) {
       if (!(error instanceof BadBody)) throw error;
-      bodyError = error.message;
+      bodyError = error;
     }
     const bodyKey = isRecord(body) && typeof body.writeKey === "string" ? body.writeKey : undefined;
     const auth = await authenticateKey(services, headerKey ?? bodyKey, "write");
@@ -109,7 +179,7 @@ export async function handleIngest(request: Request, services: AppServices, endp
         { "www-authenticate": 'Basic realm="Waypost ingestion"' },
       );
     }
-    if (bodyError) return failure(400, "invalid_json", `The request could not be read: ${bodyError}.`, { field: "body" });
+    if (bodyError) return failure(400, bodyError.code, `The request could not be read: ${bodyError.message}.`, { field: bodyError.field });
     if (!isRecord(body)) return failure(400, "invalid_type", "The body must be a JSON object.", { field: "body" });
 
     if (endpoint !== "batch") {
@@ -135,8 +205,11 @@ export async function handleIngest(request: Request, services: AppServices, endp
     // Awaited here so a failure inside is answered by the catch below, not by Remix.
     return await handleBatch(services, auth.workspaceId, body, parsed.data, text.length, receivedAt);
   } catch (error) {
-    services.log.error("ingestion failed", { endpoint, error: error instanceof Error ? error.message : String(error) });
-    return failure(503, "unavailable", "The event store is unavailable; resend the same calls (same messageIds) later.", {}, { "retry-after": "5" });
+    // A value PostgreSQL refuses is the client's mistake: resending it would fail forever.
+    const fault = inputFault(error);
+    if (fault) return failure(400, fault.code, fault.message, fault.field ? { field: fault.field } : {});
+    const requestId = logInternal(services.log, `ingest ${endpoint}`, error);
+    return failure(503, "unavailable", "The event store is unavailable; resend the same calls (same messageIds) later.", { requestId }, { "retry-after": "5" });
   }
 }
 

@@ -53,6 +53,13 @@ export interface NormalizedCall {
 
 export type ValidationResult = { ok: true; call: NormalizedCall } | { ok: false; errors: FieldError[] };
 
+/**
+ * Names starting with `$` are Waypost's own events (`$segment.entered`, `$api.trigger`,
+ * `$message.delivered`, `$identify`, ...), recorded only by Waypost itself: a write key that
+ * could send them would move users through journeys (decision 0761).
+ */
+export const RESERVED_MESSAGE = "names starting with $ are reserved for events Waypost records itself (such as $segment.entered); choose a name without the leading $";
+
 const MIN_TIME = Date.UTC(1000, 0, 1);
 const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59);
 
@@ -96,17 +103,21 @@ function badString(s: string): string | null {
   return null;
 }
 
-/** Walks a JSON value; reports the first string, key or depth PostgreSQL's jsonb would refuse. */
-function checkJson(value: unknown, field: string, depth: number): FieldError | null {
+/**
+ * Walks a JSON value; reports the first string, key or depth PostgreSQL's jsonb would refuse.
+ * Too deep names the top-level property (`properties.cart`), not the whole descent.
+ */
+function checkJson(value: unknown, field: string, depth: number, top?: string): FieldError | null {
   if (typeof value === "string") {
     const why = badString(value);
     return why ? { field, code: "invalid_value", message: why } : null;
   }
   if (value === null || typeof value !== "object") return null;
-  if (depth > MAX_JSON_DEPTH) return { field, code: "too_deep", message: `nests deeper than ${MAX_JSON_DEPTH} levels` };
+  if (depth > MAX_JSON_DEPTH) return { field: top ?? field, code: "too_deep", message: `nests deeper than ${MAX_JSON_DEPTH} levels` };
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const error = checkJson(value[i], `${field}[${i}]`, depth + 1);
+      const child = `${field}[${i}]`;
+      const error = checkJson(value[i], child, depth + 1, top ?? (depth === 1 ? child : undefined));
       if (error) return error;
     }
     return null;
@@ -114,7 +125,8 @@ function checkJson(value: unknown, field: string, depth: number): FieldError | n
   for (const key of Object.keys(value)) {
     const why = badString(key);
     if (why) return { field: `${field}.${key.replaceAll("\u0000", "\\u0000")}`, code: "invalid_value", message: `key ${why}` };
-    const error = checkJson((value as Record<string, unknown>)[key], `${field}.${key}`, depth + 1);
+    const child = `${field}.${key}`;
+    const error = checkJson((value as Record<string, unknown>)[key], child, depth + 1, top ?? (depth === 1 ? child : undefined));
     if (error) return error;
   }
   return null;
@@ -315,6 +327,7 @@ function normalize(type: CallType, call: ParsedCall, options: ValidateOptions): 
   switch (type) {
     case "track":
       name = call.event!;
+      if (name.startsWith("$")) return { ok: false, errors: [{ field: fieldName(prefix, ["event"]), code: "reserved_name", message: RESERVED_MESSAGE }] };
       properties = call.properties ?? {};
       break;
     case "identify": {

@@ -9,9 +9,7 @@ function handle({ request, context }: LoaderFunctionArgs | ActionFunctionArgs) {
     req: request,
     router: appRouter,
     createContext: async () => ({ services: context.services, session: await getSession(request, context) }),
-    onError: ({ error, path }) => {
-      if (error.code === "INTERNAL_SERVER_ERROR") context.services.log.error("trpc error", { path, error: error.message });
-    },
+    // Unexpected failures are logged once, with the request id the client sees, by the error formatter.
   });
 }
 

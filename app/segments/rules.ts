@@ -2,6 +2,7 @@ import { z } from "zod";
 import { durationSchema, formatDuration, type Duration } from "../../nodes/duration";
 import { describeFilter, filterOps, filterValueSchema, propertyFilterSchema, refineFilterValue } from "../../nodes/filters";
 import type { SegmentDependencies } from "../../db/schema/segments";
+import { BAD_TEXT_MESSAGE, badTextPaths, storable } from "../lib/zod-text";
 
 /**
  * The segment rule model (人群规则). Browser-safe: the rule builder, the API and the SQL compiler
@@ -9,8 +10,18 @@ import type { SegmentDependencies } from "../../db/schema/segments";
  * journey condition node uses (nodes/filters.ts), so an operator learns one vocabulary.
  */
 
-const name = z.string().trim().min(1).max(200);
-const eventFields = { event: name, filters: z.array(propertyFilterSchema).max(20).default([]) };
+const name = storable(z.string().trim().min(1).max(200));
+
+/** The compiler turns each part of a property path into one `->` step: bounded so a rule stays a small query. */
+export const MAX_PATH_PARTS = 16;
+const segmentFilterSchema = propertyFilterSchema.superRefine((filter, ctx) => {
+  if (typeof filter.property !== "string") return;
+  if (filter.property.length > 200) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["property"], message: "must be at most 200 characters" });
+  else if (filter.property.split(".").length > MAX_PATH_PARTS) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["property"], message: `a property path has at most ${MAX_PATH_PARTS} parts (a.b.c)` });
+  }
+});
+const eventFields = { event: name, filters: z.array(segmentFilterSchema).max(20).default([]) };
 const comparison = z.enum(["gt", "gte", "eq", "lte", "lt"]);
 export type Comparison = z.infer<typeof comparison>;
 
@@ -160,6 +171,8 @@ export const segmentDefinitionSchema = groupSchema.superRefine((root, ctx) => {
   };
   walk(root, 1, []);
   if (count > MAX_RULES) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["rules"], message: `at most ${MAX_RULES} rules in a segment` });
+  // Values and names are compared in SQL: text PostgreSQL cannot hold is refused where it is.
+  for (const path of badTextPaths(root)) ctx.addIssue({ code: z.ZodIssueCode.custom, path, message: BAD_TEXT_MESSAGE });
 });
 
 export function emptyDefinition(): RuleGroup {
