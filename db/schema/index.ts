@@ -7,3 +7,4 @@ export * from "./engine";
 export * from "./extensions";
 export * from "./analytics";
 export * from "./routing";
+export * from "./callbacks";
