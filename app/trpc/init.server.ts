@@ -1,9 +1,7 @@
 import { initTRPC, TRPCError } from "@trpc/server";
 import superjson from "superjson";
-import type { Role } from "../../db/schema";
 import { OPEN_BEFORE_PASSWORD_CHANGE, type SessionInfo } from "../lib/auth.server";
 import type { AppServices } from "../services.server";
-import { formatTrpcError } from "./error-format.server";
 import { rolesFor, roleMay, type Action } from "../lib/permissions";
 
 export interface TrpcContext {
@@ -18,8 +16,17 @@ export interface ProcedureMeta {
 
 const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
   transformer: superjson,
-  // Bad input answers 400 with { path, message } issues; other failures a generic 500 with a request id.
-  errorFormatter: formatTrpcError,
+  errorFormatter({ shape, error }) {
+    // Zod failures reach the client as a list of { path, message } so forms can mark the field.
+    const cause = error.cause as { issues?: { path: (string | number)[]; message: string }[] } | undefined;
+    return {
+      ...shape,
+      data: {
+        ...shape.data,
+        issues: error.code === "BAD_REQUEST" && cause?.issues ? cause.issues.map((i) => ({ path: i.path.join("."), message: i.message })) : undefined,
+      },
+    };
+  },
 });
 
 export const router = t.router;
@@ -51,19 +58,6 @@ export function requireAction(action: Action) {
       throw new TRPCError({
         code: "FORBIDDEN",
         message: `This needs the ${rolesFor(action).join(" or ")} role; you are signed in as ${ctx.session.role}. (${action})`,
-      });
-    }
-    return next();
-  });
-}
-
-/** @deprecated name the action with `requireAction`; kept until every router is converted. Admins may do everything. */
-export function requireRole(...allowed: Role[]) {
-  return authedProcedure.use(({ ctx, next }) => {
-    if (ctx.session.role !== "admin" && !allowed.includes(ctx.session.role)) {
-      throw new TRPCError({
-        code: "FORBIDDEN",
-        message: `This needs the ${[...new Set(["admin", ...allowed])].join(" or ")} role; you are signed in as ${ctx.session.role}.`,
       });
     }
     return next();
