@@ -3,6 +3,7 @@ import superjson from "superjson";
 import { OPEN_BEFORE_PASSWORD_CHANGE, type SessionInfo } from "../lib/auth.server";
 import type { AppServices } from "../services.server";
 import { rolesFor, roleMay, type Action } from "../lib/permissions";
+import { formatTrpcError } from "./error-format.server";
 
 export interface TrpcContext {
   services: AppServices;
@@ -16,17 +17,8 @@ export interface ProcedureMeta {
 
 const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
   transformer: superjson,
-  errorFormatter({ shape, error }) {
-    // Zod failures reach the client as a list of { path, message } so forms can mark the field.
-    const cause = error.cause as { issues?: { path: (string | number)[]; message: string }[] } | undefined;
-    return {
-      ...shape,
-      data: {
-        ...shape.data,
-        issues: error.code === "BAD_REQUEST" && cause?.issues ? cause.issues.map((i) => ({ path: i.path.join("."), message: i.message })) : undefined,
-      },
-    };
-  },
+  // Bad input answers 400 with { path, message } issues; other failures a generic 500 with a request id.
+  errorFormatter: formatTrpcError,
 });
 
 export const router = t.router;
