@@ -11,6 +11,7 @@ import { runSimulateCommand } from "../workflows/simulate-cli";
 import { startSegmentSweeper } from "../app/segments/membership.server";
 import { importUsersFromFile } from "./import-users";
 import { startReceiptPoller } from "../nodes/channels/runtime.server";
+import { startRoutingSweep } from "../app/ingest/routing.server";
 
 function config(): Config {
   return configWith({});
@@ -138,12 +139,15 @@ program
     if (cfg.WAYPOST_RUN_WORKER && services.engine) await services.engine.start();
     // Alibaba Cloud SMS receipts the report callback missed (QuerySendDetails), once a minute.
     const receipts = cfg.WAYPOST_RUN_WORKER ? startReceiptPoller(services) : null;
+    // Stored events whose routing answer was lost reach the engine without a resend (decision 1001).
+    const routing = cfg.WAYPOST_RUN_WORKER && services.engine ? startRoutingSweep(services) : null;
     // Time-based segments ("no order in 30 days") change without any event: recompute them.
     const sweeper = cfg.WAYPOST_SEGMENT_SWEEP_SECONDS > 0 ? startSegmentSweeper(services, cfg.WAYPOST_SEGMENT_SWEEP_SECONDS * 1000) : null;
     const shutdown = async () => {
       await server.close();
       await sweeper?.stop();
       await receipts?.stop();
+      await routing?.stop();
       await services.engine?.stop();
       await services.database.close();
       process.exit(0);
@@ -173,9 +177,11 @@ program
       process.exit(1);
     }
     const receipts = startReceiptPoller(services);
+    const routing = startRoutingSweep(services);
     console.log(`Waypost worker running (database: ${services.database.location}, engine: ${cfg.WAYPOST_ENGINE})`);
     const shutdown = async () => {
       await receipts.stop();
+      await routing.stop();
       // Finishes the batch in hand; a worker killed instead loses nothing (leases run out).
       await services.engine?.stop();
       await services.database.close();

@@ -4,6 +4,7 @@ import type { AppServices } from "../services.server";
 import { authenticateKey, keyFromAuthorization } from "./keys.server";
 import { MAX_BATCH_BYTES, MAX_CALL_BYTES, batchEnvelopeSchema, callTypes, type CallType, type ItemResult } from "./payloads";
 import { takeTokens } from "./rate-limit.server";
+import { routed } from "./routing.server";
 import { engineEvents, enqueueSegmentSignals, storeCalls } from "./store.server";
 import { validateCall, zodErrors, type FieldError, type NormalizedCall } from "./validate.server";
 
@@ -276,13 +277,20 @@ async function handleBatch(
  * resends; the resend is stored as duplicates and delivered again.
  */
 async function persist(services: AppServices, workspaceId: string, calls: NormalizedCall[], receivedAt: number) {
-  const outcome = await storeCalls(services, workspaceId, calls, receivedAt);
+  // With an engine, the stored activity calls carry a durable "not yet routed" marker (decision 1001).
+  const outcome = await storeCalls(services, workspaceId, calls, receivedAt, { markUnrouted: Boolean(services.engine) });
   enqueueSegmentSignals(services, workspaceId, outcome.stored);
   const events = engineEvents(workspaceId, [...outcome.stored, ...outcome.duplicates]);
   if (services.engine && events.length > 0) {
     try {
       await services.engine.handleEvents(events);
+      routed(services, outcome.pendingRouting);
     } catch (error) {
+      // Stored with their marker: the routing sweep offers them again, no resend needed.
+      if (outcome.pendingRouting !== undefined) {
+        services.log.warn("journey engine refused events; the routing sweep will offer them again", { error: error instanceof Error ? error.message : String(error), events: events.length });
+        return outcome;
+      }
       services.log.error("journey engine refused events", { error: error instanceof Error ? error.message : String(error), events: events.length });
       return failure(503, "engine_unavailable", "The events were stored but journeys could not be updated; resend the same calls (same messageIds) later.", {}, { "retry-after": "5" });
     }

@@ -19,6 +19,16 @@ export interface StoreOutcome {
   stored: NormalizedCall[];
   /** Calls whose messageId was stored before (or earlier in the same request). */
   duplicates: NormalizedCall[];
+  /**
+   * The `event_routing_pending` row written with the stored activity calls (`markUnrouted`): delete
+   * it (routing.server.ts `routed`) once the engine has taken them; left behind, the sweep routes them.
+   */
+  pendingRouting?: number;
+}
+
+export interface StoreOptions {
+  /** Write the durable "not yet routed" marker for the stored activity calls (decision 1001). */
+  markUnrouted?: boolean;
 }
 
 const RETRYABLE = new Set(["40001", "40P01"]);
@@ -220,7 +230,7 @@ export async function mergeProfiles(tx: Tx, workspaceId: string, fromId: string,
 }
 
 /** Stores calls; returns which were new and which were duplicates. Does not notify anyone. */
-export async function storeCalls(services: AppServices, workspaceId: string, input: readonly NormalizedCall[], receivedAt: number): Promise<StoreOutcome> {
+export async function storeCalls(services: AppServices, workspaceId: string, input: readonly NormalizedCall[], receivedAt: number, options: StoreOptions = {}): Promise<StoreOutcome> {
   // A messageId repeated inside one request is a duplicate of its first occurrence.
   const firstById = new Map<string, NormalizedCall>();
   const repeated: NormalizedCall[] = [];
@@ -232,7 +242,7 @@ export async function storeCalls(services: AppServices, workspaceId: string, inp
   if (unique.length === 0) return { stored: [], duplicates: repeated };
 
   if (unique.every((c) => activityTypes.has(c.type))) {
-    return storeActivity(services, workspaceId, unique, repeated, receivedAt);
+    return storeActivity(services, workspaceId, unique, repeated, receivedAt, options.markUnrouted === true);
   }
 
   return retryingTransaction(services.db, async (tx) => {
@@ -284,7 +294,13 @@ export async function storeCalls(services: AppServices, workspaceId: string, inp
     for (const [from, to] of merges) {
       for (const c of stored) if (c.userId === from) c.userId = to;
     }
-    return { stored, duplicates };
+    const activity = stored.filter((c) => activityTypes.has(c.type)).map((c) => c.messageId);
+    if (!options.markUnrouted || activity.length === 0) return { stored, duplicates };
+    const [marker] = await query<{ id: number | string }>(
+      tx,
+      sql`insert into event_routing_pending (workspace_id, message_ids) values (${workspaceId}::uuid, ${sql.param(activity)}::text[]) returning id`,
+    );
+    return { stored, duplicates, pendingRouting: Number(marker.id) };
   });
 }
 
@@ -300,6 +316,7 @@ async function storeActivity(
   calls: NormalizedCall[],
   repeated: NormalizedCall[],
   receivedAt: number,
+  markUnrouted: boolean,
 ): Promise<StoreOutcome> {
   const now = services.now().getTime();
   const rows = calls
@@ -318,7 +335,7 @@ async function storeActivity(
     .sort((a, b) => byString(a.m, b.m));
   const ws = sql`${workspaceId}::uuid`;
   const result = await retryingTransaction(services.db, (tx) =>
-    query<{ message_id: string; user_id: string; inserted: boolean; merge_from: string | null }>(
+    query<{ message_id: string; user_id: string; inserted: boolean; merge_from: string | null; pending: number | string | null }>(
       tx,
       sql`with input as (
             select r.*, coalesce(a.user_id, r.u) as uid
@@ -350,14 +367,21 @@ async function storeActivity(
             on conflict (workspace_id, token) do update
               set user_id = excluded.user_id, platform = excluded.platform, last_seen_at = greatest(d.last_seen_at, excluded.last_seen_at)
               where d.user_id <> excluded.user_id or d.platform <> excluded.platform or d.last_seen_at < excluded.last_seen_at - interval '1 hour'
+          ),
+          -- The durable "not yet routed" marker, in the same statement (decision 1001).
+          pending as (
+            insert into event_routing_pending (workspace_id, message_ids)
+            select ${ws}, array_agg(ins.message_id) from ins where ${markUnrouted ? sql`true` : sql`false`} having count(*) > 0
+            returning id
           )
-          select i.m as message_id, i.uid as user_id, (ins.message_id is not null) as inserted,
+          select i.m as message_id, i.uid as user_id, (ins.message_id is not null) as inserted, (select id from pending) as pending,
                  case when i.a is not null and i.a <> i.uid and ins.message_id is not null
                       and exists (select 1 from users p where p.workspace_id = ${ws} and p.id = i.a) then i.a end as merge_from
           from input i left join ins on ins.message_id = i.m`,
     ),
   );
   const byId = new Map(result.map((r) => [r.message_id, r]));
+  const marker = result.find((r) => r.pending !== null && r.pending !== undefined)?.pending;
   const stored: NormalizedCall[] = [];
   const duplicates: NormalizedCall[] = [...repeated];
   const merges = new Map<string, string>();
@@ -372,7 +396,7 @@ async function storeActivity(
     await retryingTransaction(services.db, (tx) => mergeProfiles(tx, workspaceId, from, to, services.now().getTime()));
     for (const c of stored) if (c.userId === from) c.userId = to;
   }
-  return { stored, duplicates };
+  return { stored, duplicates, ...(marker !== undefined && marker !== null ? { pendingRouting: Number(marker) } : {}) };
 }
 
 /** Engine events for activity calls, in timestamp order per user. */

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { query } from "../../db/client";
 import { apiKeys } from "../../db/schema";
 import { clearKeyCache } from "../../app/ingest/keys.server";
+import { flushRouted, sweepUnrouted } from "../../app/ingest/routing.server";
 import { createApiKey } from "../../app/lib/auth.server";
 import { segmentRuntime } from "../../app/segments/membership.server";
 import { startTestApp, type TestApp } from "../support/app";
@@ -323,17 +324,27 @@ describe("idempotency by messageId", () => {
     expect(await eventsByMessageId(app, ["shared-id"])).toBe(2);
   });
 
-  it("duplicates still reach the engine (a client resending after a lost response), and an engine failure is a 503", async () => {
+  it("duplicates still reach the engine (a client resending after a lost response); an engine failure leaves a marker the sweep routes (decision 1001)", async () => {
     const messageId = mid();
     engine.failEvents = true;
     const failed = await send(app, "track", { userId: "eng-1", messageId, event: "order_completed" }, { key });
-    expect(failed.status).toBe(503);
-    expect(failed.headers.get("retry-after")).toBe("5");
+    // Stored with its "not yet routed" marker: the client need not resend.
+    expect(failed.status).toBe(200);
     expect(await eventsByMessageId(app, [messageId])).toBe(1);
+    const markers = await query<{ message_ids: string[] }>(app.services.db, sql`select message_ids from event_routing_pending`);
+    expect(markers.map((m) => m.message_ids)).toEqual([[messageId]]);
     engine.failEvents = false;
     const retried = await send(app, "track", { userId: "eng-1", messageId, event: "order_completed" }, { key });
     expect(retried.body).toMatchObject({ success: true, duplicate: true });
     expect(engine.events.map((e) => e.messageId)).toEqual([messageId]);
+    // The sweep (a later time instead of waiting out not_before) offers it too; the engine is idempotent per messageId.
+    expect(await sweepUnrouted(app.services, { realNow: Date.now() + 60_000 })).toBe(1);
+    expect(engine.events.map((e) => e.messageId)).toEqual([messageId, messageId]);
+    expect(await query(app.services.db, sql`select id from event_routing_pending`)).toEqual([]);
+    // A request the engine took deletes its marker.
+    await send(app, "track", { userId: "eng-1", messageId: mid(), event: "order_completed" }, { key });
+    await flushRouted(app.services);
+    expect(await query(app.services.db, sql`select id from event_routing_pending`)).toEqual([]);
   });
 });
 
