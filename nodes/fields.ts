@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { checkTemplate } from "./channels/template";
+import { checkTemplate, TEMPLATE_MAX_CHARS } from "./channels/template";
 
 /** Schema building blocks shared by several node configs. */
 
@@ -18,8 +18,19 @@ export const portIdSchema = z
 export function templateSchema(options: { required: boolean }) {
   const base = options.required ? z.string().min(1) : z.string();
   return base.superRefine((source, ctx) => {
+    // Said before LiquidJS sees it: its own "parse length limit exceeded" names no limit.
+    if (source.length > TEMPLATE_MAX_CHARS) {
+      const length = source.length.toLocaleString("en-US");
+      const max = TEMPLATE_MAX_CHARS.toLocaleString("en-US");
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        message: `is ${length} characters; a template can be at most ${max}`,
+        params: { zh: `有 ${length} 个字符；模板最多 ${max} 个字符` },
+      });
+      return;
+    }
     const error = checkTemplate(source);
-    if (error) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `template: ${error}` });
+    if (error) ctx.addIssue({ code: z.ZodIssueCode.custom, message: `template: ${error}`, params: { zh: `模板错误：${error}` } });
   });
 }
 

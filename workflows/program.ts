@@ -13,6 +13,7 @@ import {
   type JourneySettings,
 } from "./document";
 import { canonicalJson, contentHash } from "./hash";
+import { messageProblems } from "./message-checks";
 import { isValidZone } from "./time";
 
 /**
@@ -59,7 +60,11 @@ export type CompileErrorCode =
   | "no_trigger"
   | "multiple_triggers"
   | "unknown_node_type"
-  | "bad_edge";
+  | "bad_edge"
+  | "template_error"
+  | "too_long"
+  | "no_provider"
+  | "unknown_name";
 
 export interface CompileError {
   code: CompileErrorCode;
@@ -68,9 +73,11 @@ export interface CompileError {
   /** Zod path inside the node config (config_invalid/unconfigured) or the document. */
   path?: string;
   message: Localized;
+  /** Warnings are shown but do not stop a publish (copy that will be cut, an unknown event name). */
+  severity?: "warning";
 }
 
-export type CompileResult = { ok: true; program: JourneyProgram } | { ok: false; errors: CompileError[] };
+export type CompileResult = { ok: true; program: JourneyProgram; warnings: CompileError[] } | { ok: false; errors: CompileError[] };
 
 export interface CompileOptions {
   journeyId?: string;
@@ -240,7 +247,14 @@ export function compileJourney(input: unknown, options: CompileOptions = {}): Co
     }
   }
 
-  if (errors.length > 0) return { ok: false, errors };
+  for (const node of doc.nodes) {
+    const p = nodes.get(node.id);
+    if (!p?.def.channel) continue;
+    for (const problem of messageProblems(p.def, p.config)) errors.push({ ...problem, nodeId: node.id });
+  }
+
+  const warnings = errors.filter((e) => e.severity === "warning");
+  if (warnings.length < errors.length) return { ok: false, errors };
 
   const programNodes: Record<string, ProgramNode> = {};
   for (const node of doc.nodes) {
@@ -260,7 +274,7 @@ export function compileJourney(input: unknown, options: CompileOptions = {}): Co
   }
   const body = { format: 1 as const, name: doc.name, settings: doc.settings, triggerId: triggers[0].id, nodes: programNodes };
   const hash = programHash(body);
-  return { ok: true, program: { ...body, id: options.journeyId ?? `doc:${hash}`, hash } };
+  return { ok: true, program: { ...body, id: options.journeyId ?? `doc:${hash}`, hash }, warnings };
 }
 
 /** Hash over the behaviour-relevant content (positions and labels are not in the program). */
@@ -316,10 +330,16 @@ function parseNode(node: JourneyDocument["nodes"][number], lookup: DefinitionLoo
       code: "config_invalid",
       nodeId: node.id,
       path,
-      message: { en: `${path || "config"}: ${issue.message}`, zh: `${path || "配置"}：${issue.message}` },
+      // A refinement may carry its own Chinese wording (issue.params.zh).
+      message: { en: `${path || "config"}: ${issue.message}`, zh: `${path || "配置"}：${zhMessage(issue) ?? issue.message}` },
     });
   }
   return null;
+}
+
+function zhMessage(issue: ZodIssue): string | undefined {
+  const params = issue.code === "custom" ? (issue.params as { zh?: unknown } | undefined) : undefined;
+  return typeof params?.zh === "string" ? params.zh : undefined;
 }
 
 /**

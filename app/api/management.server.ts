@@ -7,6 +7,8 @@ import { listJourneys } from "../lib/journey-list.server";
 import { authenticateKey, keyFromAuthorization, type KeyAuth } from "../ingest/keys.server";
 import { BadBody, jsonResponse, readBody, TooLarge } from "../ingest/http.server";
 import { INTERNAL_MESSAGE, inputFault, logInternal } from "../lib/errors.server";
+import { nodeTitle } from "../lib/publish-checks.server";
+import type { CompileError } from "../../workflows/program";
 import { countMembers, getSegment, listSegments, SegmentError, type SegmentSummary } from "../segments/store.server";
 import { describeRule, segmentDefinitionSchema } from "../segments/rules";
 import { invalidateSegmentInterest } from "../segments/membership.server";
@@ -23,7 +25,7 @@ import type { PauseChoice } from "../ops/views";
 
 export type ApiAuth = KeyAuth;
 
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
@@ -194,7 +196,7 @@ const importBodySchema = z.union([
   z.object({ schemaVersion: z.unknown() }).passthrough(),
 ]);
 
-async function readJson(request: Request): Promise<unknown> {
+export async function readJson(request: Request): Promise<unknown> {
   let text: string;
   try {
     text = await readBody(request, 5 * 1024 * 1024);
@@ -263,20 +265,19 @@ export function journeyPublish(request: Request, services: AppServices, rawId: s
     const id = journeyIdOf(rawId);
     const body = (await readJson(request)) as { baseRevision?: unknown };
     const baseRevision = typeof body?.baseRevision === "number" ? body.baseRevision : undefined;
+    // Each problem names its node as the canvas does ("“Win-back SMS” (sms_1): …"), not only by id.
+    const draft = (await getJourney(services.db, auth.workspaceId, id)).draft;
+    const doc = (draft?.document ?? { nodes: [] }) as Parameters<typeof nodeTitle>[0];
     const result = await publishJourney(services.db, { workspaceId: auth.workspaceId }, { journeyId: id, baseRevision });
+    const issue = (e: CompileError) => ({
+      path: [e.nodeId ? `nodes.${e.nodeId}` : e.edgeId ? `edges.${e.edgeId}` : "", e.path].filter(Boolean).join(".") || "journey",
+      message: `${e.severity === "warning" ? "warning" : e.code}: ${e.nodeId ? `${nodeTitle(doc, e.nodeId)}: ` : ""}${e.message.en}`,
+    });
     if (!result.ok) {
-      return apiError(
-        422,
-        "invalid_journey",
-        "The journey cannot be published; fix these problems first.",
-        result.errors.map((e) => ({
-          path: [e.nodeId ? `nodes.${e.nodeId}` : e.edgeId ? `edges.${e.edgeId}` : "", e.path].filter(Boolean).join("."),
-          message: `${e.code}: ${e.message.en}`,
-        })),
-      );
+      return apiError(422, "invalid_journey", "The journey cannot be published; fix these problems first.", result.errors.map(issue));
     }
     invalidateSegmentInterest(services, auth.workspaceId);
-    return jsonResponse(200, { id, version: result.version, versionId: result.versionId });
+    return jsonResponse(200, { id, version: result.version, versionId: result.versionId, warnings: result.warnings.map(issue) });
   });
 }
 

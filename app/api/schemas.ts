@@ -114,7 +114,13 @@ export const journeySummarySchema = z.object({
 export const journeysResponseSchema = z.object({ journeys: z.array(journeySummarySchema) });
 export const journeyResponseSchema = z.object({ journey: journeySummarySchema });
 export const journeyImportResponseSchema = z.object({ id: z.string().uuid() });
-export const journeyPublishResponseSchema = z.object({ id: z.string().uuid(), version: z.number().int(), versionId: z.string().uuid() });
+export const journeyPublishResponseSchema = z.object({
+  id: z.string().uuid(),
+  version: z.number().int(),
+  versionId: z.string().uuid(),
+  /** What the operator should know but that did not stop the publish (copy that will be cut, no provider, unknown names). */
+  warnings: z.array(z.object({ path: z.string(), message: z.string() })),
+});
 export const journeyStatusResponseSchema = z.object({
   id: z.string().uuid(),
   status: z.enum(["live", "paused"]),

@@ -297,7 +297,12 @@ function EditorScreen({ journey: initial, workspaceTimezone, canEdit, canPause =
       show(fresh);
       void utils.journeys.versions.invalidate({ id: journey.id });
       setShowProblems(false);
-      say(t("publish.done", { version: result.version }));
+      const [first] = result.warnings;
+      say(
+        first
+          ? t("publish.doneWithWarnings", { version: result.version, count: result.warnings.length, first: first.message[locale] })
+          : t("publish.done", { version: result.version }),
+      );
     } catch (error) {
       say(error instanceof Error ? error.message : String(error), "error");
     } finally {

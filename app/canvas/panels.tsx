@@ -31,6 +31,7 @@ export function ProblemsPanel({ onFocus, onClose }: { onFocus(error: CompileErro
         {problems.map((p, i) => (
           <li key={i}>
             <button type="button" className="wp-problem" onClick={() => onFocus(p)} data-testid="problem">
+              {p.severity === "warning" ? <span className="wp-problem-severity">{t("problems.warning")}</span> : null}
               <strong>{nodeName(p.nodeId)}</strong> {p.message[locale]}
             </button>
           </li>

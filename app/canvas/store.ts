@@ -93,7 +93,8 @@ const emptySettings: JourneySettings = { entry: { rule: "once" }, holdoutPercent
 /** Compile errors grouped by node, reusing unchanged arrays so only affected cards re-render. */
 function validation(doc: JourneyDocument, previous: Record<string, CompileError[]>): Pick<CanvasState, "problems" | "problemList"> {
   const result = compileJourney(doc);
-  const list = result.ok ? [] : result.errors;
+  // Warnings (copy that will be cut...) show too; they just do not stop a publish.
+  const list = result.ok ? result.warnings : result.errors;
   const grouped: Record<string, CompileError[]> = {};
   for (const error of list) (grouped[error.nodeId ?? ""] ??= []).push(error);
   const problems: Record<string, CompileError[]> = {};

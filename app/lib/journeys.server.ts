@@ -10,6 +10,7 @@ import type { TemporalEngine } from "../../workflows/temporal/engine";
 import type { PauseChoice } from "../ops/views";
 import { recordAudit } from "./accounts.server";
 import { assertTransition } from "./journey-transitions";
+import { workspacePublishChecks } from "./publish-checks.server";
 
 /**
  * The journey store: drafts, immutable published versions, and the lifecycle around them.
@@ -191,7 +192,8 @@ export async function startEditing(db: Db, actor: Actor, journeyId: string): Pro
 }
 
 export type PublishResult =
-  | { ok: true; versionId: string; version: number; program: JourneyProgram }
+  /** `warnings`: what the operator should know but that does not stop the publish (copy that will be cut, no provider, unknown names). */
+  | { ok: true; versionId: string; version: number; program: JourneyProgram; warnings: CompileError[] }
   | { ok: false; errors: CompileError[] };
 
 /**
@@ -207,6 +209,9 @@ export async function publishJourney(db: Db, actor: Actor, input: { journeyId: s
   }
   const compiled = compileJourney(detail.draft.document, { journeyId: input.journeyId });
   if (!compiled.ok) return { ok: false, errors: compiled.errors };
+  const draftDocument = parseJourneyDocument(detail.draft.document);
+  const workspaceProblems = draftDocument.ok ? await workspacePublishChecks(db, actor.workspaceId, draftDocument.document) : [];
+  if (workspaceProblems.some((p) => p.severity !== "warning")) return { ok: false, errors: [...compiled.warnings, ...workspaceProblems] };
   const result = await db.transaction(async (tx) => {
     const [{ next }] = await tx
       .select({ next: sql<number>`coalesce(max(${journeyVersions.version}), 0)::int + 1` })
@@ -233,7 +238,7 @@ export async function publishJourney(db: Db, actor: Actor, input: { journeyId: s
     await recordAudit(tx as unknown as Db, { ...actor, action: "journey.published", target: input.journeyId, details: { version: next, nodes: detail.draft!.document.nodes.length } });
     return { versionId: published.id, version: next };
   });
-  return { ok: true, ...result, program: compiled.program };
+  return { ok: true, ...result, program: compiled.program, warnings: [...compiled.warnings, ...workspaceProblems] };
 }
 
 /** Paused journeys admit no new users; users inside keep running. Resume makes it live again. */

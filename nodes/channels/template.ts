@@ -6,6 +6,9 @@ import { compilePlain, renderPlain, type PlainTemplate } from "./template-plain"
  * The engine is sandboxed: no file system (no partials/layouts), no globals,
  * bounded render work, so operator-written templates cannot reach the server.
  */
+/** Longest template source accepted (LiquidJS's parse limit, stated to operators in publish checks). */
+export const TEMPLATE_MAX_CHARS = 20_000;
+
 const sandbox: LiquidOptions = {
   fs: {
     readFileSync: () => {
@@ -26,7 +29,7 @@ const sandbox: LiquidOptions = {
   strictFilters: true,
   ownPropertyOnly: true,
   renderLimit: 200,
-  parseLimit: 20_000,
+  parseLimit: TEMPLATE_MAX_CHARS,
   memoryLimit: 1_000_000,
 };
 const liquid = new Liquid(sandbox);

@@ -44,7 +44,7 @@ describe("journeys router", () => {
   it("lists journeys with status, live version, draft and last editor; searches literally and filters", async () => {
     const api = caller(session);
     const { id: live } = await api.create({ name: "注册未下单 50% off", document: registeredNoOrderJourney() });
-    expect(await api.publish({ id: live, baseRevision: 1 })).toEqual({ ok: true, version: 1 });
+    expect(await api.publish({ id: live, baseRevision: 1 })).toMatchObject({ ok: true, version: 1 });
     await api.startEditing({ id: live });
     const { id: draft } = await api.create({ name: "Win-back 5000" });
 

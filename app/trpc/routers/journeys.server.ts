@@ -104,7 +104,7 @@ export const journeysRouter = router({
         // Segment entries reach a newly published segment-triggered journey at once, not after the interest cache expires.
         if (result.ok) invalidateSegmentInterest(ctx.services, ctx.session.workspaceId);
         // The compiled program stays on the server: the editor needs the outcome, not the bytecode.
-        return result.ok ? { ok: true as const, version: result.version } : { ok: false as const, errors: result.errors };
+        return result.ok ? { ok: true as const, version: result.version, warnings: result.warnings } : { ok: false as const, errors: result.errors };
       }),
     ),
 
