@@ -1,4 +1,4 @@
-import type { ActionFunctionArgs, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
+import type { ActionFunctionArgs, HeadersFunction, LoaderFunctionArgs, MetaFunction } from "@remix-run/node";
 import { json, redirect } from "@remix-run/node";
 import { Form, useActionData, useNavigation, useSearchParams } from "@remix-run/react";
 import { useTranslation } from "react-i18next";
@@ -8,6 +8,12 @@ import { passwordsOf } from "../lib/auth.server";
 import { ACCOUNT_PATH, clientAddress, getSession, sessionCookie } from "../lib/session.server";
 
 export const meta: MetaFunction = () => [{ title: "Waypost" }];
+
+/** A sign-in form posted without JavaScript gets a whole page: it carries the action's Retry-After too. */
+export const headers: HeadersFunction = ({ actionHeaders }) => {
+  const retryAfter = actionHeaders.get("Retry-After");
+  return retryAfter ? { "Retry-After": retryAfter } : new Headers();
+};
 
 /** Only same-site paths are followed after login, so `next` cannot send users elsewhere. */
 function safeNext(value: FormDataEntryValue | string | null): string {
