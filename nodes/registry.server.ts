@@ -2,6 +2,7 @@ import { ZodError } from "zod";
 import type { ActionContext, ActionResult, NodeRun } from "./runtime";
 import type { AnyNodeDefinition } from "./define";
 import { getNodeDefinition } from "./registry";
+import { processShared } from "./shared-state";
 import { run as runPush } from "./push/runtime.server";
 import { run as runSms } from "./sms/runtime.server";
 import { run as runEmail } from "./email/runtime.server";
@@ -17,17 +18,21 @@ const runtimes = new Map<string, NodeRun<unknown>>([
   ["example.webhook", runWebhook],
 ]);
 
+/** Runtimes added at run time (extensions): one map per process, shared by every copy of this module. */
+const added = processShared("node-runtimes", () => new Map<string, NodeRun<unknown>>());
+
 export function registerNodeRuntime(type: string, run: NodeRun<unknown>): void {
-  if (runtimes.has(type) && runtimes.get(type) !== run) throw new Error(`runtime for "${type}" is already registered`);
-  runtimes.set(type, run);
+  const existing = getNodeRuntime(type);
+  if (existing && existing !== run) throw new Error(`runtime for "${type}" is already registered`);
+  added.set(type, run);
 }
 
 export function unregisterNodeRuntime(type: string): void {
-  runtimes.delete(type);
+  added.delete(type);
 }
 
 export function getNodeRuntime(type: string): NodeRun<unknown> | undefined {
-  return runtimes.get(type);
+  return runtimes.get(type) ?? added.get(type);
 }
 
 const migratedConfigs = new WeakMap<object, Map<string, unknown>>();
@@ -57,7 +62,7 @@ export function currentConfig(def: AnyNodeDefinition, config: unknown, typeVersi
  * is retried with backoff and finally leaves by `failed` instead of losing the user.
  */
 export async function executeNode(type: string, ctx: ActionContext, config: unknown, typeVersion?: number): Promise<ActionResult> {
-  const run = runtimes.get(type);
+  const run = getNodeRuntime(type);
   const def = getNodeDefinition(type);
   if (!run || !def) return { output: "failed", detail: { reason: "unknown_node_type", type } };
   try {

@@ -1,4 +1,5 @@
 import type { AnyNodeDefinition, NodeCategory } from "./define";
+import { processShared } from "./shared-state";
 import { triggerNode } from "./trigger/definition";
 import { waitNode } from "./wait/definition";
 import { waitForEventNode } from "./wait-for-event/definition";
@@ -39,7 +40,12 @@ const builtIn: AnyNodeDefinition[] = [
   exitNode,
 ];
 
-const definitions = new Map<string, AnyNodeDefinition>(builtIn.map((d) => [d.type, d]));
+// The webhook ships as a custom node (built on the public extension API) inside Waypost itself.
+const shipped: AnyNodeDefinition[] = [webhookNode];
+
+const local = new Map<string, AnyNodeDefinition>([...builtIn, ...shipped].map((d) => [d.type, d]));
+/** Node types added at run time (extensions): one map per process, shared by every copy of this module. */
+const added = processShared("node-definitions", () => new Map<string, AnyNodeDefinition>());
 const controlTypes = new Set<string>(Object.values(CONTROL_TYPES));
 
 /**
@@ -47,34 +53,31 @@ const controlTypes = new Set<string>(Object.values(CONTROL_TYPES));
  * interpreted by the engine itself, so a new one would need engine support on both drivers.
  */
 export function registerNode(def: AnyNodeDefinition): void {
-  const existing = definitions.get(def.type);
+  const existing = getNodeDefinition(def.type);
   if (existing === def) return;
   if (existing) throw new Error(`node type "${def.type}" is already registered`);
   if (def.kind !== "action" || controlTypes.has(def.type)) {
     throw new Error(`node type "${def.type}": custom nodes must be action nodes`);
   }
-  definitions.set(def.type, def);
+  added.set(def.type, def);
 }
-
-// The webhook ships as a custom node, registered exactly as a third-party node would be.
-registerNode(webhookNode);
 
 /**
  * Removes a custom node type: the loader undoes a half-registered extension with it, and tests
  * swap a node for its next version as a restart with an upgraded extension would.
  */
 export function unregisterNode(type: string): void {
-  if (builtIn.some((d) => d.type === type)) throw new Error(`node type "${type}" is built in`);
-  definitions.delete(type);
+  if (local.has(type)) throw new Error(`node type "${type}" is built in`);
+  added.delete(type);
 }
 
 export function getNodeDefinition(type: string): AnyNodeDefinition | undefined {
-  return definitions.get(type);
+  return local.get(type) ?? added.get(type);
 }
 
 const categoryOrder: NodeCategory[] = ["triggers", "flow", "messages", "data", "custom"];
 
 /** Palette order: by category, then registration order. */
 export function listNodeDefinitions(): AnyNodeDefinition[] {
-  return [...definitions.values()].sort((a, b) => categoryOrder.indexOf(a.category) - categoryOrder.indexOf(b.category));
+  return [...local.values(), ...added.values()].sort((a, b) => categoryOrder.indexOf(a.category) - categoryOrder.indexOf(b.category));
 }

@@ -1,12 +1,13 @@
 import type { z } from "zod";
 import { defineNode as defineInternalNode, truncate, type AnyNodeDefinition } from "../define";
+import { processShared } from "../shared-state";
 import type { ExtensionNode } from "./index";
 
 /**
  * A public-API node as the runtime sees it: an action node definition for the palette, the
  * inspector and the compiler. Client-safe; `run` is adapted separately (run.server.ts).
  */
-const sources = new WeakMap<AnyNodeDefinition, ExtensionNode>();
+const sources = processShared("extension-node-sources", () => new WeakMap<AnyNodeDefinition, ExtensionNode>());
 
 export function toNodeDefinition(node: ExtensionNode): AnyNodeDefinition {
   const outputs = node.outputs.map((o) => ({ id: o.id, label: { en: o.label.en, zh: o.label.zh } }));

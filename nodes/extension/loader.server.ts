@@ -6,6 +6,7 @@ import { tsImport } from "tsx/esm/api";
 import type { AnyNodeDefinition } from "../define";
 import { getNodeDefinition, registerNode, unregisterNode } from "../registry";
 import { registerNodeRuntime, unregisterNodeRuntime } from "../registry.server";
+import { processShared } from "../shared-state";
 import type { RuntimeLogger } from "../runtime";
 import { toNodeDefinition } from "./adapt";
 import { EXTENSION_API_MAJOR, EXTENSION_API_VERSION, type Extension, type ExtensionNode } from "./index";
@@ -39,11 +40,12 @@ export interface ExtensionStatus {
 /** Another part of the extension (channel providers): installed after the nodes, may refuse the extension by throwing. */
 export type ExtensionPartInstaller = (extension: Extension, status: ExtensionStatus) => void | (() => void);
 
-const loaded: ExtensionStatus[] = [];
-const undoers = new Map<string, () => void>();
+// Per process, whichever copy of this module is asking (the Remix server build bundles its own; decision 0901).
+const loaded = processShared("extensions-loaded", () => [] as ExtensionStatus[]);
+const undoers = processShared("extensions-undo", () => new Map<string, () => void>());
 // Channel providers install with every extension (nodes/channels/custom-providers.server.ts).
 const installers: ExtensionPartInstaller[] = [installExtensionProviders];
-let hookInstalled = false;
+const hook = processShared("extension-resolve-hook", () => ({ installed: false }));
 
 /** For the channel-provider half of the API (nodes/channels/provider.ts): called for each extension. */
 export function registerExtensionPartInstaller(installer: ExtensionPartInstaller): void {
@@ -64,8 +66,8 @@ export function parseExtensionList(value: string | undefined): string[] {
 
 /** Binds `waypost/extension` (and `/testing`) to this Waypost for every module loaded after it. */
 export function installResolveHook(): void {
-  if (hookInstalled) return;
-  hookInstalled = true;
+  if (hook.installed) return;
+  hook.installed = true;
   const api = new URL("./index.ts", import.meta.url).href;
   const testing = new URL("./testing.ts", import.meta.url).href;
   register(new URL("./resolve-hook.mjs", import.meta.url), { data: { targets: { "waypost/extension": api, "waypost/extension/testing": testing } } });
