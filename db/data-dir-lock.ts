@@ -107,7 +107,6 @@ export function lockDataDir(dataDir: string): DataDirLock {
       const holder = readOwner(path);
       // An unreadable lock is one being written this instant: treat it as held.
       if (!holder) throw new DataDirLockedError(dataDir, path, { pid: 0, host: "?", started: null, command: "?", since: "?" });
-      if (holder.pid === process.pid && holder.host === owner.host) throw new DataDirLockedError(dataDir, path, holder);
       if (ownerAlive(holder)) throw new DataDirLockedError(dataDir, path, holder);
       try {
         unlinkSync(path);
