@@ -17,4 +17,18 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // Layers point one way (ARCHITECTURE.md): the runtime never imports the app. What it needs from
+    // the app (logger, config, services, hooks) arrives as interfaces it defines (decision 0902).
+    files: ["nodes/**/*.{ts,tsx,mts}", "workflows/**/*.{ts,tsx,mts}"],
+    ignores: ["**/*.test.ts", "**/*.test.tsx"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+app(/|$)|^~/", message: "nodes/ and workflows/ must not import from app/: define the interface in the runtime and let the app pass it in." }] }],
+    },
+  },
+  {
+    // Still turned around by its owners: it takes AppServices and calls the segments' notifyProfileChanged.
+    files: ["nodes/channels/runtime.server.ts"],
+    rules: { "no-restricted-imports": "off" },
+  },
 );

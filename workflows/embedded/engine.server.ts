@@ -1,7 +1,7 @@
 import { v7 as uuidv7 } from "uuid";
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import type { Logger } from "../../app/lib/log.server";
+import type { RuntimeLogger as Logger } from "../../nodes/runtime";
 import { executeNode } from "../../nodes/registry.server";
 import { createGuardedFetch } from "../../nodes/net/outbound.server";
 import type { ActionContext, ActionResult, ActionServices, FetchLike, JourneyEvent } from "../../nodes/runtime";

@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { recordAudit } from "../../app/lib/accounts.server";
+import { insertAuditEntry as recordAudit } from "../../db/audit";
 import type { Block, InstanceState, StepResult } from "../interpreter";
 import { CANCELLED_REASON, cancelStep, retryStep, skippableUntil, skipState } from "../operator";
 import { Batch, INSTANCE_COLUMNS, instFromRow, type Inst, type InstanceRow } from "./batch.server";

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../db/client";
-import type { Logger } from "../../app/lib/log.server";
+import type { RuntimeLogger as Logger } from "../../nodes/runtime";
 import { matchesFilters } from "../../nodes/filters";
 import type { JourneyEvent, UserSnapshot } from "../../nodes/runtime";
 import { triggerMatchesEvent } from "../../nodes/trigger/match";

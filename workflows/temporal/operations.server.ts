@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
-import { recordAudit } from "../../app/lib/accounts.server";
+import { insertAuditEntry as recordAudit } from "../../db/audit";
 import type { InstanceState } from "../interpreter";
 import { cancelStep, retryStep } from "../operator";
 import { rows, transaction } from "../embedded/db.server";
