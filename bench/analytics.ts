@@ -1,0 +1,242 @@
+/**
+ * `npm run bench:analytics` — the canvas numbers and the report queries of one journey with
+ * 10,000,000 node events, on PostgreSQL, beside a plain `count(*)` over the same rows in the same
+ * run (docs/analytics.md "Fast at scale", decision 0800).
+ *
+ * 1. Generates the journey in SQL (generate_series, one statement per 100,000 users): ~950,000
+ *    users over 30 days, two versions, a split, a push with delivery reports, a wait whose awaited
+ *    event is the goal, timeouts to Exit, send failures; instances in `journey_instances`, node
+ *    events in `journey_node_events` — written through the rollup triggers, as the engines write.
+ * 2. Write path: 100,000 more node events inserted with the rollup triggers and again without
+ *    them (session_replication_role = replica), same rows: the triggers' cost as a ratio.
+ * 3. Reads, each cold (first run: new connection, pending rollup rows not yet folded) and warm
+ *    (median of 5): `count(*)` of the journey's node events (the baseline); the canvas numbers
+ *    (journeyStats); the same per version, for the last 7 days, per entry hour (a chart); the
+ *    report's loss reasons, funnel and split counts; and, for comparison, the canvas numbers as
+ *    they were read before the rollups (GROUP BY over the raw node events).
+ *
+ * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_EVENTS (default
+ * 10,000,000), BENCH_KEEP=1 keeps the database. Target: canvas numbers under 300 ms warm.
+ */
+import { randomUUID } from "node:crypto";
+import { sql } from "drizzle-orm";
+import postgres from "postgres";
+import { branchCounts, funnel, journeyStats, journeyStatsByVersion, lossReasons, rollupRows } from "../app/lib/analytics.server";
+import { createJourney } from "../app/lib/journeys.server";
+import { query, type Database } from "../db/client";
+import { buildJourney } from "../workflows/builder";
+import { DAY, fmt, withDatabase } from "./winback";
+
+const TARGET_EVENTS = Number(process.env.BENCH_EVENTS ?? 10_000_000);
+const START = Date.parse("2024-05-01T00:00:00.000Z");
+const SPAN_MS = 30 * DAY;
+const CHUNK = 100_000;
+
+/**
+ * Paths by `g % 20` (events per user): 0–3 goal at the wait (10), 4 inside, watched at Exit (10),
+ * 5–14 timed out, delivered, finished at Exit (12), 15–18 timed out, finished (11), 19 push failed (9).
+ */
+const PATHS = `
+  (values
+    -- prefix: every path
+    ('all', 1, 'trigger', 'entered', null, null, null, null, 0),
+    ('all', 2, 'trigger', 'left', 'next', null, null, null, 0),
+    ('all', 3, 'ab', 'entered', null, null, null, null, 0),
+    ('all', 4, 'ab', 'left', 'AB', null, null, null, 0),
+    ('all', 5, 'push', 'entered', null, null, null, null, 0),
+    -- goal at the wait
+    ('goal', 6, 'push', 'message', null, null, 'sent', 'push', 60),
+    ('goal', 7, 'push', 'left', 'sent', null, null, null, 60),
+    ('goal', 8, 'wait_order', 'entered', null, null, null, null, 60),
+    ('goal', 9, 'wait_order', 'conversion', null, null, null, null, 7200),
+    ('goal', 10, 'wait_order', 'exit', null, 'goal', null, null, 7200),
+    -- timed out, at Exit (inside, or finished)
+    ('timeout', 6, 'push', 'message', null, null, 'sent', 'push', 60),
+    ('timeout', 7, 'push', 'left', 'sent', null, null, null, 60),
+    ('timeout', 8, 'wait_order', 'entered', null, null, null, null, 60),
+    ('timeout', 9, 'wait_order', 'left', 'timed_out', null, null, null, 86400),
+    ('timeout', 10, 'exit', 'entered', null, null, null, null, 86400),
+    ('finished', 11, 'exit', 'exit', null, 'exit_node', null, null, 604800),
+    ('delivered', -1, 'push', 'delivery', null, null, 'delivered', 'push', 120),
+    -- push failed
+    ('failed', 6, 'push', 'message', null, 'invalid_token', 'failed', 'push', 60),
+    ('failed', 7, 'push', 'left', 'failed', 'invalid_token', null, null, 60),
+    ('failed', 8, 'exit', 'entered', null, null, null, null, 60),
+    ('failed', 9, 'exit', 'exit', null, 'exit_node', null, null, 604800)
+  ) as t(path, seq, node_id, kind, output, reason, status, channel, after_s)`;
+
+/** Which template rows a user (g) gets. */
+const PATH_OF = `
+  case when t.path = 'all' then true
+       when t.path = 'goal' then g % 20 < 4
+       when t.path = 'timeout' then g % 20 between 4 and 18
+       when t.path = 'finished' then g % 20 between 5 and 18
+       when t.path = 'delivered' then g % 20 between 5 and 14
+       when t.path = 'failed' then g % 20 = 19
+  end`;
+
+const EVENTS_PER_USER = (4 * 10 + 1 * 10 + 10 * 12 + 4 * 11 + 1 * 9) / 20;
+
+interface Timing {
+  cold: number;
+  warm: number;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[number, T]> {
+  const started = performance.now();
+  const value = await fn();
+  return [performance.now() - started, value];
+}
+
+/** First run (cold), then the median of five (warm). */
+async function coldWarm(fn: () => Promise<unknown>): Promise<Timing> {
+  const [cold] = await timed(fn);
+  const warm: number[] = [];
+  for (let i = 0; i < 5; i += 1) warm.push((await timed(fn))[0]);
+  warm.sort((a, b) => a - b);
+  return { cold, warm: warm[2] };
+}
+
+const ms = (n: number) => `${n < 10 ? n.toFixed(1) : Math.round(n)} ms`;
+
+async function generate(client: postgres.Sql, ids: { workspace: string; journey: string; v1: string; v2: string }, users: number, offset = 0, chunk = CHUNK): Promise<void> {
+  for (let lo = offset + 1; lo <= offset + users; lo += chunk) {
+    const hi = Math.min(offset + users, lo + chunk - 1);
+    // One user per g: entered evenly over 30 days, version 2 from day 18; path by g % 20.
+    const entered = `(timestamptz '${new Date(START).toISOString()}' + (g::float8 / ${offset + users} * ${SPAN_MS / 1000}) * interval '1 second')`;
+    const version = `case when g > ${Math.floor((offset + users) * 0.6)} then '${ids.v2}'::uuid else '${ids.v1}'::uuid end`;
+    const instance = `lpad(to_hex(g), 32, '0')::uuid`;
+    await client.unsafe(`
+      insert into journey_instances (id, workspace_id, journey_id, version_id, user_id, entry_key, status, reason, node_id, holdout, state, entered_at, updated_at, completed_at)
+      select ${instance}, '${ids.workspace}', '${ids.journey}', ${version}, 'user-' || g, 'e',
+             case when g % 20 = 4 then 'active' else 'completed' end,
+             case when g % 20 = 4 then null when g % 20 < 4 then 'goal' else 'exit_node' end,
+             case when g % 20 = 4 then 'exit' when g % 20 < 4 then 'wait_order' else 'exit' end,
+             false, '{}'::jsonb, ${entered}, ${entered}, null
+      from generate_series(${lo}, ${hi}) as g`);
+    await client.unsafe(`
+      insert into journey_node_events (instance_id, seq, workspace_id, journey_id, version_id, user_id, node_id, kind, output, reason, message_status, channel, data, at)
+      select ${instance}, t.seq, '${ids.workspace}', '${ids.journey}', ${version}, 'user-' || g, t.node_id, t.kind,
+             case when t.output = 'AB' then (case when g % 2 = 0 then 'a' else 'b' end) else t.output end,
+             t.reason, t.status, t.channel,
+             case when t.kind = 'conversion'
+                  then jsonb_build_object('event', 'order_completed', 'attributedNodeId', 'push', 'holdout', false,
+                                          'path', jsonb_build_array(jsonb_build_object('nodeId', 'ab', 'output', case when g % 2 = 0 then 'a' else 'b' end)))
+             end,
+             ${entered} + t.after_s * interval '1 second'
+      from generate_series(${lo}, ${hi}) as g
+      join ${PATHS} on ${PATH_OF}`);
+  }
+}
+
+async function main(): Promise<void> {
+  const users = Math.round(TARGET_EVENTS / EVENTS_PER_USER);
+  await withDatabase(async (database: Database, url: string) => {
+    const client = postgres(url, { max: 1, onnotice: () => {}, connection: { statement_timeout: 0 } as never });
+    const db = database.db;
+    const [workspace] = await query<{ id: string }>(db, sql`insert into workspaces (name) values ('bench analytics') returning id`);
+    const document = buildJourney({
+      name: "bench analytics",
+      settings: { entry: { rule: "once" }, holdoutPercent: 0, goal: { event: "order_completed", filters: [], windowMs: 7 * DAY }, exitEvents: [] },
+      nodes: [
+        { id: "trigger", type: "core.trigger", config: { source: "api" } },
+        { id: "ab", type: "core.split", config: { branches: [{ id: "a", label: "A", percent: 50 }, { id: "b", label: "B", percent: 50 }] } },
+        { id: "push", type: "core.push", config: { title: "¥10", body: "券已到账" } },
+        { id: "wait_order", type: "core.wait-for-event", config: { event: "order_completed", filters: [], timeout: { amount: 1, unit: "days" } } },
+        { id: "exit", type: "core.exit", config: {} },
+      ],
+      edges: [
+        ["trigger", "next", "ab"],
+        ["ab", "a", "push"],
+        ["ab", "b", "push"],
+        ["push", "sent", "wait_order"],
+        ["push", "failed", "exit"],
+        ["wait_order", "happened", "exit"],
+        ["wait_order", "timed_out", "exit"],
+      ],
+    });
+    const journey = await createJourney(db, { workspaceId: workspace.id }, { name: "bench analytics", document });
+    const ids = { workspace: workspace.id, journey: journey.id, v1: randomUUID(), v2: randomUUID() };
+
+    console.log(`bench:analytics on PostgreSQL — ${fmt(users)} users, ~${fmt(users * EVENTS_PER_USER)} node events`);
+    // Bulk load as a restore would: the node events' own indexes are built once afterwards (the
+    // rollup triggers stay on; they need only the instances' primary key).
+    await client.unsafe("alter table journey_node_events drop constraint journey_node_events_instance_id_seq_pk; drop index journey_node_events_journey_idx");
+    const [genMs] = await timed(() => generate(client, ids, users));
+    const [indexMs] = await timed(() =>
+      client.unsafe(
+        "alter table journey_node_events add constraint journey_node_events_instance_id_seq_pk primary key (instance_id, seq); create index journey_node_events_journey_idx on journey_node_events (journey_id, at)",
+      ),
+    );
+    await client.unsafe("analyze journey_node_events; analyze journey_instances; analyze journey_node_rollup_pending");
+    const [[{ n: total }], [{ n: pending }]] = await Promise.all([
+      client.unsafe(`select count(*)::bigint as n from journey_node_events where journey_id = '${ids.journey}'`),
+      client.unsafe(`select count(*)::bigint as n from journey_node_rollup_pending where journey_id = '${ids.journey}'`),
+    ]);
+    console.log(
+      `generated ${fmt(Number(total))} node events in ${(genMs / 1000).toFixed(1)} s (${fmt(Number(total) / (genMs / 1000))} rows/s, rollup triggers on), their indexes in ${(indexMs / 1000).toFixed(1)} s; ${fmt(Number(pending))} pending rollup rows`,
+    );
+
+    // 2. The triggers' cost on the write path, same rows with and without them.
+    const extra = 10_000;
+    const other = { ...ids, journey: (await createJourney(db, { workspaceId: workspace.id }, { name: "bench write", document })).id };
+    // Statements of ~1,100 node events, about what one engine batch of 500 steps writes.
+    const perStatement = 100;
+    const round = async (triggers: boolean) => {
+      if (!triggers) await client.unsafe("set session_replication_role = replica");
+      const [took] = await timed(() => generate(client, other, extra, users + 10, perStatement));
+      if (!triggers) await client.unsafe("set session_replication_role = origin");
+      await client.unsafe(`delete from journey_node_events where journey_id = '${other.journey}'`);
+      await client.unsafe(`delete from journey_instances where journey_id = '${other.journey}'`);
+      return took;
+    };
+    // Alternating rounds: the machine's other load changes between them; medians are compared.
+    const withT: number[] = [];
+    const withoutT: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      withoutT.push(await round(false));
+      withT.push(await round(true));
+    }
+    const median = (list: number[]) => [...list].sort((a, b) => a - b)[1];
+    const written = Math.round(extra * EVENTS_PER_USER);
+    console.log(
+      `write path (${fmt(written)} node events + ${fmt(extra)} instances, statements of ~${fmt(perStatement * EVENTS_PER_USER)} events, median of 3): with the rollup triggers ${ms(median(withT))}, without ${ms(median(withoutT))} — ×${(median(withT) / median(withoutT)).toFixed(2)}`,
+    );
+
+    // 3. Reads.
+    const j = ids.journey;
+    const rows: Array<[string, Timing]> = [];
+    rows.push(["count(*) of the journey's node events (baseline)", await coldWarm(() => client.unsafe(`select count(*) from journey_node_events where journey_id = '${j}'`))]);
+    rows.push(["canvas numbers (journeyStats, rollups)", await coldWarm(() => journeyStats(db, workspace.id, j))]);
+    rows.push(["canvas numbers, version 2", await coldWarm(() => journeyStats(db, workspace.id, j, { versionId: ids.v2 }))]);
+    rows.push(["canvas numbers, users who entered in the last 7 days", await coldWarm(() => journeyStats(db, workspace.id, j, { from: START + SPAN_MS - 7 * DAY }))]);
+    rows.push(["report: both versions side by side", await coldWarm(() => journeyStatsByVersion(db, workspace.id, j))]);
+    rows.push(["report: per entry hour (charts)", await coldWarm(() => rollupRows(db, j, {}, { byCohort: true }))]);
+    rows.push([
+      "report: funnel + split counts + loss reasons",
+      await coldWarm(async () => {
+        const stats = await journeyStats(db, workspace.id, j);
+        funnel(stats, [{ nodeId: "push", channel: "push" }]);
+        branchCounts(stats, "ab");
+        lossReasons(await rollupRows(db, j, {}, { kinds: ["message", "delivery"] }));
+      }),
+    ]);
+    rows.push([
+      "before rollups: GROUP BY over the raw node events",
+      await coldWarm(() =>
+        client.unsafe(`select node_id, kind, output, message_status, reason, count(*) from journey_node_events where journey_id = '${j}' group by 1, 2, 3, 4, 5`),
+      ),
+    ]);
+    const baseline = rows[0][1];
+    const width = Math.max(...rows.map(([name]) => name.length));
+    console.log(`\n${"query".padEnd(width)}  ${"cold".padStart(9)}  ${"warm".padStart(9)}  ×count(*) warm`);
+    for (const [name, t] of rows) console.log(`${name.padEnd(width)}  ${ms(t.cold).padStart(9)}  ${ms(t.warm).padStart(9)}  ${(t.warm / baseline.warm).toFixed(3)}`);
+    const canvas = rows[1][1];
+    console.log(`\ncanvas numbers warm: ${ms(canvas.warm)} (target < 300 ms: ${canvas.warm < 300 ? "met" : "NOT met"}); ${(baseline.warm / canvas.warm).toFixed(0)}× faster than count(*) over the same rows`);
+    const check = await journeyStats(db, workspace.id, j);
+    console.log(`check: ${fmt(check.totals.entered)} entered, ${fmt(check.totals.inside)} inside, wait_order ${JSON.stringify({ entered: check.nodes.wait_order.entered, left: check.nodes.wait_order.left, exits: check.nodes.wait_order.exits })}`);
+    await client.end();
+  });
+}
+
+await main();
