@@ -3,6 +3,7 @@ import superjson from "superjson";
 import { OPEN_BEFORE_PASSWORD_CHANGE, type SessionInfo } from "../lib/auth.server";
 import type { AppServices } from "../services.server";
 import { rolesFor, roleMay, type Action } from "../lib/permissions";
+import { BAD_TEXT_MESSAGE, badTextPaths } from "../lib/zod-text";
 import { formatTrpcError } from "./error-format.server";
 
 export interface TrpcContext {
@@ -24,11 +25,24 @@ const t = initTRPC.context<TrpcContext>().meta<ProcedureMeta>().create({
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
+/**
+ * Text PostgreSQL cannot store (the NUL character, lone UTF-16 surrogates) anywhere in an input is
+ * refused before a procedure runs, naming where: nothing half-written (decisions 0760, 0763).
+ */
+const storableInput = t.middleware(async ({ getRawInput, next }) => {
+  const [path] = badTextPaths(await getRawInput(), [], [], 1);
+  if (path) {
+    const where = path.join(".") || "input";
+    throw new TRPCError({ code: "BAD_REQUEST", message: `${where} ${BAD_TEXT_MESSAGE}.`, cause: { issues: [{ path, message: BAD_TEXT_MESSAGE }] } });
+  }
+  return next();
+});
+
 /** Only the login flow uses this. */
-export const publicProcedure = t.procedure;
+export const publicProcedure = t.procedure.use(storableInput);
 
 /** Every other procedure: a live session is required. */
-export const authedProcedure = t.procedure.use(({ ctx, next, path }) => {
+export const authedProcedure = publicProcedure.use(({ ctx, next, path }) => {
   if (!ctx.session) {
     throw new TRPCError({ code: "UNAUTHORIZED", message: "Sign in to continue: your session is missing or has expired." });
   }

@@ -29,8 +29,8 @@ import { changed, fingerprint, settled, type Fingerprint } from "./state";
 const RUNS = Number(process.env.WAYPOST_FUZZ_RUNS ?? 6);
 const SEED = Number(process.env.WAYPOST_FUZZ_SEED ?? 20261203);
 
-/** What must never reach a client: drizzle's "Failed query"/"params:", stack frames, server paths. */
-const LEAK = /Failed query|\nparams:|\n\s+at \S|\/work\/|node_modules|\/(app|db|nodes|workflows|build)\/[\w./-]+\.(ts|js|mjs)\b|\.(ts|mjs):\d+:\d+/;
+/** What must never reach a client: drizzle's "Failed query"/"params:", stack frames, server paths (public /build/ assets are fine). */
+const LEAK = /Failed query|\nparams:|\n\s+at \S|\/work\/|node_modules|\/(app|db|nodes|workflows|cli)\/[\w./-]+\.(ts|tsx|mjs)\b|\.(ts|mjs):\d+:\d+/;
 
 let app: TestApp;
 let writeKey: string;
