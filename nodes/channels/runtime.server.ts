@@ -28,7 +28,8 @@ export interface ChannelsRuntime {
   close(): Promise<void>;
 }
 
-export type CallbackPurpose = "sms-report" | "sms-up" | "email-bounce";
+/** `provider:<id>`: a custom provider's callbacks (/callbacks/provider/<id>/<token>, decision 0931). */
+export type CallbackPurpose = "sms-report" | "sms-up" | "email-bounce" | `provider:${string}`;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
