@@ -9,9 +9,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../db/client";
 import type { SendMessageRequest, SendMessageResponse } from "../runtime";
 import { applyLengthRules, type LengthIssue } from "./limits";
-import { checkConsent } from "./policies/consent";
-import { capsFor, counterKey } from "./policies/frequency";
-import { quietHours, resolveZone } from "./policies/quiet-hours";
+import { decideMessage, TRUNCATE_BY_DEFAULT } from "./policies/decide";
 import { RateLimiter } from "./policies/rate-limit";
 import type { PolicySettings } from "./policies/settings";
 import {
@@ -125,11 +123,6 @@ export interface MessagingService {
   rateLimiter: RateLimiter;
 }
 
-/**
- * Truncation defaults: push and email cut over-length copy, SMS refuses it — a cut SMS loses its
- * closing "回TD退订", which marketing SMS must carry (docs/decisions/0202-truncation-defaults.md).
- */
-const TRUNCATE_BY_DEFAULT: Record<Channel, boolean> = { push: true, email: true, sms: false };
 
 /** Accepts both the structured content and the node runtime's flat field map. */
 export function normaliseContent(input: RenderedContent | Record<string, unknown>): RenderedContent {
@@ -321,33 +314,20 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
       return { status: "deferred", messageId: id, deferUntil: until.getTime(), reason };
     };
 
-    // 3. Recipient and address.
-    if (!recipient) return stop({ reason: "missing_address", detail: "unknown user" });
-    const addresses = addressesOf(req.channel, recipient);
-    if (addresses.length === 0) return stop({ reason: "missing_address" });
-
-    // 4. Consent and suppressions.
-    const refused = checkConsent({ channel: req.channel, category: req.category, consent: recipient.consent, suppressions: recipient.suppressions, settings });
-    if (refused) return stop({ reason: refused });
-
-    // 5. Quiet hours in the user's zone (workspace zone when theirs is missing or invalid).
-    const zone = resolveZone(recipient.timezone, recipient.workspaceZone);
-    const quiet = quietHours(started, zone.zone, req.category, settings.quietHours);
-    if (quiet.quiet) {
-      if ((req.quietHours ?? "defer") === "skip") return stop({ reason: "quiet_hours", detail: `zone ${zone.zone}${zone.fellBack ? " (fallback)" : ""}` });
-      return defer(quiet.endsAt, "quiet_hours");
-    }
-
-    // 6. Length rules on the rendered copy.
-    let content = normaliseContent(req.content);
-    if (req.channel === "sms" && !content.signName && resolved.options.signName) content.signName = resolved.options.signName;
-    const length = applyLengthRules(req.channel, content, {
-      truncate: req.truncate ?? TRUNCATE_BY_DEFAULT[req.channel],
-      smsMaxParts: resolved.options.smsMaxParts,
-    });
-    if (!length.ok) return stop({ reason: "too_long", detail: `${length.issue.field}: ${length.issue.length} > ${length.issue.limit}`, content });
-    content = length.content;
-    const truncations: LengthIssue[] = length.truncations;
+    // 3–6. Address, consent and suppressions, quiet hours in the user's zone, length rules: the
+    // same pure decision the test run and the simulator take (policies/decide.ts).
+    const addresses = recipient ? addressesOf(req.channel, recipient) : [];
+    const decision = decideMessage(
+      { channel: req.channel, category: req.category, quietHours: req.quietHours, content: normaliseContent(req.content), truncate: req.truncate },
+      recipient ? { addresses: addresses.length, consent: recipient.consent, suppressions: recipient.suppressions, timezone: recipient.timezone } : null,
+      { settings, workspaceZone: recipient?.workspaceZone ?? "UTC", smsMaxParts: resolved.options.smsMaxParts, signName: resolved.options.signName },
+      started,
+    );
+    if (decision.kind === "fail") return stop({ reason: decision.reason, detail: decision.detail, content: decision.content });
+    if (decision.kind === "defer") return defer(decision.until, decision.reason);
+    const zone = decision.zone;
+    let content = decision.content;
+    const truncations: LengthIssue[] = decision.truncations;
     // 6b. The provider's own length rules (a custom provider's vendor limits), after the channel's.
     if (resolved.options.limits) {
       const own = resolved.options.limits(content, { truncate: req.truncate ?? TRUNCATE_BY_DEFAULT[req.channel], platform: addresses.length === 1 ? addresses[0]!.platform : undefined });
@@ -376,9 +356,7 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
       platform: a.platform,
       content,
     }));
-    const caps = resend
-      ? []
-      : capsFor(settings.frequencyCaps, req.channel, req.category).map((cap) => ({ cap, ...counterKey(cap, started, zone.zone) }));
+    const caps = resend ? [] : decision.caps;
     const reservations = caps.map((c) => ({ capKey: c.capKey, windowStart: c.windowStart, limit: c.cap.limit }));
     const markData = () => ({ provider: provider.id, address: addresses.map((a) => a.address).join(","), content: outbound[0]!.content, truncations });
     let reserved: string[];
