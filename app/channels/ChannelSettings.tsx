@@ -1,5 +1,6 @@
 import { useEffect, useId, useState, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
+import { destinationFields, destinationOf } from "../../nodes/channels/destination";
 import { trpc } from "../trpc/client";
 
 type Channel = "push" | "sms" | "email";
@@ -156,6 +157,20 @@ function ProviderCard({ view, trackingBase }: { view: ProviderView; trackingBase
     save.mutate({ channel, provider, config: payload, secrets: secretPayload, serviceAccountJson });
   };
   const stored = view.provider === provider ? view.secretsSet : [];
+  // Secrets are bound to their destination (decision 0703): say so before the save drops them.
+  const fields = destinationFields[provider] ?? [];
+  const destinationChanged =
+    stored.length > 0 &&
+    fields.length > 0 &&
+    destinationOf(provider, Object.fromEntries(fields.map((f) => [f, view.config[f] === undefined ? "" : String(view.config[f])]))) !==
+      destinationOf(provider, Object.fromEntries(fields.map((f) => [f, String(config[f] ?? "").trim()])));
+  const secretsEntered = Object.values(secrets).some((v) => v.trim() !== "");
+  const destinationNotice =
+    fields.length > 0 ? (
+      <p className={destinationChanged && !secretsEntered ? "notice ch-destination-warning" : "muted ch-hint"} role={destinationChanged ? "status" : undefined} data-testid={`destination-notice-${channel}`}>
+        {destinationChanged && !secretsEntered ? t("settings.destinationChanged") : t("settings.destinationBound")}
+      </p>
+    ) : null;
   return (
     <section className="card ch-provider" data-testid={`provider-${channel}`}>
       <div className="ch-provider-head">
@@ -208,6 +223,7 @@ function ProviderCard({ view, trackingBase }: { view: ProviderView; trackingBase
             {text("signName", t("settings.aliyun.signName"), { placeholder: "路标商城" })}
             {text("endpoint", t("settings.aliyun.endpoint"), { placeholder: "dysmsapi.aliyuncs.com", hint: t("settings.optional") })}
             {text("maxParts", t("settings.aliyun.maxParts"), { type: "number", hint: t("settings.optional") })}
+            {destinationNotice}
           </div>
         ) : null}
         {provider === "smtp" ? (
@@ -218,6 +234,7 @@ function ProviderCard({ view, trackingBase }: { view: ProviderView; trackingBase
               <input type="checkbox" name="secure" checked={Boolean(config.secure)} onChange={(e) => set("secure")(e.target.checked)} />
               {t("settings.smtp.secure")}
             </label>
+            {destinationNotice}
             {text("user", t("settings.smtp.user"), { hint: t("settings.optional") })}
             <SecretField label={t("settings.smtp.pass")} name="pass" isSet={stored.includes("pass")} value={secrets.pass ?? ""} onChange={setSecret("pass")} error={issues["secrets.pass"]} />
             {text("from", t("settings.smtp.from"), { placeholder: "路标商城 <news@example.com>" })}
@@ -518,8 +535,10 @@ function PolicyCard({ policy }: { policy: Policy }) {
   );
 }
 
-function Callbacks({ urls }: { urls: { smsReport: string; smsReplies: string; emailBounce: string } }) {
+function Callbacks({ urls, origin }: { urls: { smsReport: string; smsReplies: string; emailBounce: string }; origin?: string }) {
   const { t } = useTranslation("channels");
+  const utils = trpc.useUtils();
+  const rotate = trpc.channels.rotateCallbackTokens.useMutation({ onSuccess: () => utils.channels.settings.invalidate() });
   return (
     <section className="card">
       <h2>{t("settings.callbacks.title")}</h2>
@@ -538,6 +557,28 @@ function Callbacks({ urls }: { urls: { smsReport: string; smsReplies: string; em
           <code>{urls.emailBounce}</code>
         </dd>
       </dl>
+      <div className="row">
+        <button
+          type="button"
+          disabled={rotate.isPending}
+          onClick={() => {
+            if (window.confirm(t("settings.callbacks.rotateConfirm"))) rotate.mutate(origin ? { origin } : {});
+          }}
+        >
+          {t("settings.callbacks.rotate")}
+        </button>
+        {rotate.isSuccess ? (
+          <span className="ch-ok" role="status">
+            {t("settings.callbacks.rotated")}
+          </span>
+        ) : null}
+      </div>
+      <p className="muted ch-hint">{t("settings.callbacks.rotateHelp")}</p>
+      {rotate.error ? (
+        <p className="form-error" role="alert">
+          {rotate.error.message}
+        </p>
+      ) : null}
     </section>
   );
 }
@@ -561,7 +602,7 @@ export function ChannelSettings() {
         <ProviderCard key={view.channel} view={view as ProviderView} trackingBase={settings.data.callbacks.trackingBase} />
       ))}
       <PolicyCard policy={settings.data.policy as Policy} />
-      <Callbacks urls={settings.data.callbacks} />
+      <Callbacks urls={settings.data.callbacks} origin={origin} />
     </div>
   );
 }

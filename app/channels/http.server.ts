@@ -39,7 +39,7 @@ function aliyunAnswer(body: unknown, status = 200): Response {
   return new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json; charset=utf-8" } });
 }
 
-function workspaceOf(services: AppServices, token: string, purpose: CallbackPurpose): string | null {
+function workspaceOf(services: AppServices, token: string, purpose: CallbackPurpose): Promise<string | null> {
   return channelsOf(services).verifyCallbackToken(token, purpose);
 }
 
@@ -51,7 +51,7 @@ async function readJson(request: Request): Promise<unknown> {
 /** POST /callbacks/aliyun-sms/:token/report — SmsReport (delivery receipts, HTTP batch push). */
 export async function aliyunReport(services: AppServices, request: Request, token: string): Promise<Response> {
   if (request.method !== "POST") return aliyunAnswer({ code: 405, msg: "POST only" }, 405);
-  const workspaceId = workspaceOf(services, token, "sms-report");
+  const workspaceId = await workspaceOf(services, token, "sms-report");
   if (!workspaceId) return aliyunAnswer({ code: 403, msg: "unknown callback address" }, 403);
   let body: unknown;
   try {
@@ -66,7 +66,7 @@ export async function aliyunReport(services: AppServices, request: Request, toke
 /** POST /callbacks/aliyun-sms/:token/replies — SmsUp (upstream replies: 回TD退订). */
 export async function aliyunReplies(services: AppServices, request: Request, token: string): Promise<Response> {
   if (request.method !== "POST") return aliyunAnswer({ code: 405, msg: "POST only" }, 405);
-  const workspaceId = workspaceOf(services, token, "sms-up");
+  const workspaceId = await workspaceOf(services, token, "sms-up");
   if (!workspaceId) return aliyunAnswer({ code: 403, msg: "unknown callback address" }, 403);
   try {
     return aliyunAnswer(await channelsOf(services).delivery.smsReplies(workspaceId, await readJson(request)));
@@ -80,7 +80,7 @@ export async function aliyunReplies(services: AppServices, request: Request, tok
 export async function emailBounce(services: AppServices, request: Request, token: string): Promise<Response> {
   const json = (body: unknown, status: number) => new Response(JSON.stringify(body), { status, headers: { "Content-Type": "application/json" } });
   if (request.method !== "POST") return json({ error: "POST only" }, 405);
-  const workspaceId = workspaceOf(services, token, "email-bounce");
+  const workspaceId = await workspaceOf(services, token, "email-bounce");
   if (!workspaceId) return json({ error: "unknown callback address" }, 403);
   const raw = await request.text();
   if (!raw.trim()) return json({ error: "empty body: POST the bounce message (DSN) as it arrived" }, 400);
@@ -89,13 +89,13 @@ export async function emailBounce(services: AppServices, request: Request, token
 }
 
 /** The URLs to paste into the Alibaba Cloud console and the mail relay, for the Settings page. */
-export function callbackUrls(services: AppServices, workspaceId: string, origin: string) {
+export async function callbackUrls(services: AppServices, workspaceId: string, origin: string) {
   const runtime = channelsOf(services);
   const base = (services.config.WAYPOST_PUBLIC_URL ?? origin).replace(/\/$/, "");
   return {
-    smsReport: `${base}/callbacks/aliyun-sms/${runtime.callbackToken(workspaceId, "sms-report")}/report`,
-    smsReplies: `${base}/callbacks/aliyun-sms/${runtime.callbackToken(workspaceId, "sms-up")}/replies`,
-    emailBounce: `${base}/callbacks/email/${runtime.callbackToken(workspaceId, "email-bounce")}/bounce`,
+    smsReport: `${base}/callbacks/aliyun-sms/${await runtime.callbackToken(workspaceId, "sms-report")}/report`,
+    smsReplies: `${base}/callbacks/aliyun-sms/${await runtime.callbackToken(workspaceId, "sms-up")}/replies`,
+    emailBounce: `${base}/callbacks/email/${await runtime.callbackToken(workspaceId, "email-bounce")}/bounce`,
     trackingBase: base,
   };
 }

@@ -22,9 +22,11 @@ export interface ChannelsRuntime {
   messaging: MessagingService;
   delivery: ReturnType<typeof createDeliveryHandlers>;
   /** Signed path segment for a workspace's provider callbacks (SMS report/replies, bounces). */
-  callbackToken(workspaceId: string, purpose: CallbackPurpose): string;
-  /** The workspace a callback token belongs to; null when forged. */
-  verifyCallbackToken(token: string, purpose: CallbackPurpose): string | null;
+  callbackToken(workspaceId: string, purpose: CallbackPurpose): Promise<string>;
+  /** The workspace a callback token belongs to; null when forged or from before the last rotation. */
+  verifyCallbackToken(token: string, purpose: CallbackPurpose): Promise<string | null>;
+  /** New callback tokens for the workspace; the old ones stop working at once (decision 0704). */
+  rotateCallbackTokens(workspaceId: string, operatorId?: string | null): Promise<{ generation: number }>;
   close(): Promise<void>;
 }
 
@@ -120,21 +122,39 @@ export function createChannelsRuntime(services: AppServices, options: Partial<Om
     trackingSecret: secrets.trackingSecret,
   });
   const delivery = createDeliveryHandlers({ db: services.db, messaging, providers: lazyRegistry.resolve, trackingSecret: secrets.trackingSecret, now: () => services.now() });
-  const mac = (workspaceId: string, purpose: CallbackPurpose) =>
-    createHmac("sha256", secrets.trackingSecret()).update(`callback:${purpose}:${workspaceId}`).digest("base64url").slice(0, 32);
+  // Generation 0 keeps the formula of the tokens issued before rotation existed (their URLs stay valid).
+  const mac = (workspaceId: string, purpose: CallbackPurpose, generation: number) =>
+    createHmac("sha256", secrets.trackingSecret())
+      .update(generation === 0 ? `callback:${purpose}:${workspaceId}` : `callback:${purpose}:${workspaceId}:${generation}`)
+      .digest("base64url")
+      .slice(0, 32);
+  const generationOf = async (workspaceId: string): Promise<number> => {
+    const [row] = await query<{ generation: number }>(services.db, sql`select generation from callback_tokens where workspace_id = ${workspaceId}::uuid`);
+    return row?.generation ?? 0;
+  };
   return {
     key: secrets.key,
     trackingSecret: secrets.trackingSecret,
     registry: lazyRegistry,
     messaging,
     delivery,
-    callbackToken: (workspaceId, purpose) => `${workspaceId}.${mac(workspaceId, purpose)}`,
-    verifyCallbackToken(token, purpose) {
+    callbackToken: async (workspaceId, purpose) => `${workspaceId}.${mac(workspaceId, purpose, await generationOf(workspaceId))}`,
+    async verifyCallbackToken(token, purpose) {
       const [workspaceId, given, extra] = token.split(".");
       if (!workspaceId || !given || extra !== undefined || !UUID.test(workspaceId)) return null;
-      const expected = Buffer.from(mac(workspaceId, purpose));
+      const expected = Buffer.from(mac(workspaceId, purpose, await generationOf(workspaceId)));
       const actual = Buffer.from(given);
       return expected.length === actual.length && timingSafeEqual(expected, actual) ? workspaceId : null;
+    },
+    async rotateCallbackTokens(workspaceId, operatorId) {
+      const [row] = await query<{ generation: number }>(
+        services.db,
+        sql`insert into callback_tokens (workspace_id, generation, rotated_at, rotated_by)
+            values (${workspaceId}::uuid, 1, now(), ${operatorId ?? null})
+            on conflict (workspace_id) do update set generation = callback_tokens.generation + 1, rotated_at = now(), rotated_by = excluded.rotated_by
+            returning generation`,
+      );
+      return { generation: row!.generation };
     },
     close: () => lazyRegistry.close(),
   };

@@ -131,7 +131,7 @@ describe("Alibaba Cloud SMS callbacks", () => {
     const res = await channels.messaging.sendMessage(request(ws, { userId: "r1", channel: "sms", category: "transactional", content: { templateCode: "SMS_2001", templateParams: { fare: "3" }, body: "您的车费3元已扣除" } }));
     expect(res.status).toBe("sent");
     const row = await messageRow(db(), res.messageId!);
-    const path = `/callbacks/aliyun-sms/${channels.callbackToken(ws, "sms-report")}/report`;
+    const path = `/callbacks/aliyun-sms/${await channels.callbackToken(ws, "sms-report")}/report`;
     const answer = await post(path, [
       {
         phone_number: "13800001001",
@@ -151,14 +151,14 @@ describe("Alibaba Cloud SMS callbacks", () => {
 
     // Another workspace's token (or a made-up one) is refused; the body is never read.
     expect((await post(`/callbacks/aliyun-sms/${ws}.not-a-valid-signature/report`, [])).status).toBe(403);
-    expect((await post(`/callbacks/aliyun-sms/${channels.callbackToken(ws, "sms-up")}/report`, [])).status).toBe(403);
+    expect((await post(`/callbacks/aliyun-sms/${await channels.callbackToken(ws, "sms-up")}/report`, [])).status).toBe(403);
     const malformed = await post(path, { not: "an array" });
     expect(malformed.status).toBe(400);
     expect((await malformed.json()).code).not.toBe(0);
   });
 
   it("turns an SmsUp reply 退订 into an SMS opt-out", async () => {
-    const answer = await post(`/callbacks/aliyun-sms/${channels.callbackToken(ws, "sms-up")}/replies`, [
+    const answer = await post(`/callbacks/aliyun-sms/${await channels.callbackToken(ws, "sms-up")}/replies`, [
       { phone_number: "13800001002", send_time: "2024-06-01 12:01:00", content: "退订。", sign_name: "路标商城", dest_code: "1234", sequence_id: 1234567 },
       { phone_number: "13800001003", send_time: "2024-06-01 12:01:00", content: "谢谢", sign_name: "路标商城", dest_code: "1234", sequence_id: 1234568 },
     ]);
@@ -191,7 +191,7 @@ describe("email bounce webhook", () => {
       `X-Waypost-Message-Id: ${m.id}`,
       "--b1--",
     ].join("\r\n");
-    const url = `${app.url}/callbacks/email/${channels.callbackToken(ws, "email-bounce")}/bounce`;
+    const url = `${app.url}/callbacks/email/${await channels.callbackToken(ws, "email-bounce")}/bounce`;
     const res = await fetch(url, { method: "POST", headers: { "content-type": "message/rfc822" }, body: dsn });
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ ok: true, changed: true });

@@ -67,7 +67,7 @@ export const channelsRouter = router({
           return row ?? { channel, provider: "sandbox" as ProviderId, config: {}, secretsSet: [] as string[], updatedAt: null };
         }),
         policy,
-        callbacks: callbackUrls(ctx.services, workspaceId, input?.origin ?? `http://localhost:${ctx.services.config.PORT}`),
+        callbacks: await callbackUrls(ctx.services, workspaceId, input?.origin ?? `http://localhost:${ctx.services.config.PORT}`),
       };
     }),
 
@@ -123,6 +123,19 @@ export const channelsRouter = router({
         details: { config: checked.data, secretsReplaced: Object.keys(secrets).filter((k) => secrets[k]) },
       });
       return { ok: true };
+    }),
+
+  /**
+   * New callback URLs (SMS reports/replies, bounces); the old ones answer 403 from now on
+   * (decision 0704). The same people who see the URLs may replace them.
+   */
+  rotateCallbackTokens: requireAction("channels.manage")
+    .input(z.object({ origin: z.string().url().optional() }).optional())
+    .mutation(async ({ ctx, input }) => {
+      const workspaceId = ctx.session.workspaceId;
+      const { generation } = await channelsOf(ctx.services).rotateCallbackTokens(workspaceId, ctx.session.operatorId);
+      await recordAudit(ctx.services.db, { workspaceId, operatorId: ctx.session.operatorId, action: "channels.callbacks_rotated", details: { generation } });
+      return { callbacks: await callbackUrls(ctx.services, workspaceId, input?.origin ?? `http://localhost:${ctx.services.config.PORT}`) };
     }),
 
   savePolicy: requireAction("channels.manage")
