@@ -126,7 +126,7 @@ export default function TeamPage() {
         <table className="table" data-testid="team">
           <thead>
             <tr>
-              <th>{t("team.name")}</th>
+              <th>{t("team.nameColumn")}</th>
               <th>{t("team.email")}</th>
               <th>{t("team.role")}</th>
               <th>{t("team.status")}</th>
@@ -166,7 +166,8 @@ export default function TeamPage() {
                   )}
                 </td>
                 <td>{date(op.lastSignInAt)}</td>
-                <td className="row">
+                <td>
+                  <div className="row">
                   {op.deactivatedAt ? (
                     <button type="button" className="link" onClick={() => reactivate.mutate({ operatorId: op.id })}>
                       {t("team.reactivate")}
@@ -198,6 +199,7 @@ export default function TeamPage() {
                       </button>
                     </>
                   )}
+                  </div>
                 </td>
               </tr>
             ))}
