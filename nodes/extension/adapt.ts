@@ -1,5 +1,5 @@
 import type { z } from "zod";
-import { defineNode as defineInternalNode, truncate, type AnyNodeDefinition } from "../define";
+import { defineNode as defineInternalNode, truncate, type AnyNodeDefinition, type NodeDefinitionInput } from "../define";
 import { processShared } from "../shared-state";
 import type { ExtensionNode } from "./index";
 
@@ -9,7 +9,8 @@ import type { ExtensionNode } from "./index";
  */
 const sources = processShared("extension-node-sources", () => new WeakMap<AnyNodeDefinition, ExtensionNode>());
 
-export function toNodeDefinition(node: ExtensionNode): AnyNodeDefinition {
+/** `extras.preview`: for nodes shipped with Waypost, a rendering preview in the inspector (not part of the public API yet). */
+export function toNodeDefinition(node: ExtensionNode, extras: { preview?: NodeDefinitionInput<z.ZodTypeAny>["preview"] } = {}): AnyNodeDefinition {
   const outputs = node.outputs.map((o) => ({ id: o.id, label: { en: o.label.en, zh: o.label.zh } }));
   const definition = defineInternalNode<z.ZodTypeAny>({
     type: node.id,
@@ -24,6 +25,7 @@ export function toNodeDefinition(node: ExtensionNode): AnyNodeDefinition {
     outputs: () => outputs,
     summary: (config, locale) => (node.summary ? node.summary(config, locale) : defaultSummary(node.title[locale], config)),
     ...(node.migrate ? { migrate: (old: unknown, from: number) => node.migrate!(old, from) } : {}),
+    ...(extras.preview ? { preview: extras.preview } : {}),
   });
   sources.set(definition, node);
   return definition;

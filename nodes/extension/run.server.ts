@@ -1,5 +1,6 @@
 import type { ActionContext, ActionResult, NodeRun, RuntimeLogger } from "../runtime";
-import type { ExtensionLogger, ExtensionNode, ExtensionResponse, NodeContext, NodeOutcome } from "./index";
+import { isOutboundRefusal, OutboundLimitError } from "../net/outbound.server";
+import { PermanentError, type ExtensionLogger, type ExtensionNode, type ExtensionResponse, type NodeContext, type NodeOutcome } from "./index";
 
 /**
  * Runs a public-API node inside the engines' one action path (`executeNode`): parses the config
@@ -69,7 +70,16 @@ export function toNodeRun(node: ExtensionNode): NodeRun<unknown> {
       secrets: { get: (name) => secrets.get(name) },
       async fetch(url, init = {}): Promise<ExtensionResponse> {
         const signal = init.timeoutMs !== undefined ? AbortSignal.any([controller.signal, AbortSignal.timeout(Math.min(init.timeoutMs, timeoutMs))]) : controller.signal;
-        const response = await ctx.services.fetch(url, { method: init.method ?? "GET", headers: init.headers ?? {}, ...(init.body !== undefined ? { body: init.body } : {}), signal });
+        let response;
+        try {
+          response = await ctx.services.fetch(url, { method: init.method ?? "GET", headers: init.headers ?? {}, ...(init.body !== undefined ? { body: init.body } : {}), signal });
+        } catch (error) {
+          // The guard refuses the same destination on every try: a permanent failure, naming only
+          // what the operator typed (no status, no address beyond the host).
+          if (isOutboundRefusal(error)) throw new PermanentError("destination_refused", { host: error.host, why: error.address?.range ?? error.reason });
+          if (error instanceof OutboundLimitError && error.code === "response_too_large") throw new PermanentError("response_too_large");
+          throw error;
+        }
         return { status: response.status, ok: response.ok, text: () => response.text() };
       },
     };
