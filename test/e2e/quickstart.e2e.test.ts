@@ -10,7 +10,7 @@ import { launchBrowser, screenshot } from "../support/browser";
  * The README's first command, as a new user runs it: `waypost start` on embedded defaults (PGlite
  * in a fresh data dir, demo data), then sign in with the login it prints.
  */
-describe("quick start: first start prints a login that lands on Journeys", () => {
+describe("quick start: first start prints a login that asks for a new password, then lands on Journeys", () => {
   let child: ChildProcess;
   let output = "";
   let dataDir: string;
@@ -39,7 +39,7 @@ describe("quick start: first start prints a login that lands on Journeys", () =>
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("signs in with the printed credentials and lands on the Journeys page", async () => {
+  it("signs in with the printed credentials, chooses a password and lands on the Journeys page", async () => {
     const url = output.match(/URL:\s+(\S+)\/login/)?.[1];
     const email = output.match(/Email:\s+(\S+)/)?.[1];
     const password = output.match(/Password:\s+(\S+)/)?.[1];
@@ -58,6 +58,12 @@ describe("quick start: first start prints a login that lands on Journeys", () =>
 
     await page.getByLabel("Password").fill(password!);
     await page.getByRole("button", { name: "Sign in" }).click();
+    // The printed password must be replaced first (decision 0724); then the way on is Journeys.
+    await page.waitForURL(/\/settings\/account\?required=1&next=%2Fjourneys$/);
+    await page.getByLabel("Current password").fill(password!);
+    await page.getByLabel("New password", { exact: true }).fill("my-own-admin-password");
+    await page.getByLabel("New password again").fill("my-own-admin-password");
+    await page.getByRole("button", { name: "Change password" }).click();
     await page.waitForURL(/\/journeys$/);
     expect(await page.getByTestId("page-title").textContent()).toBe("Journeys");
     expect(await page.getByTestId("signed-in-as").textContent()).toContain(email!);
