@@ -98,7 +98,22 @@ describe("canvas: node analytics on a live journey", () => {
     const sms = stats.nodes.sms_hongbao.messages;
     expect(sms.sent).toBe(30);
     expect(await page.getByTestId("node-stats-sms_hongbao").textContent()).toContain(`sent ${sms.sent} · delivered ${sms.delivered}`);
+    // Every user accounted for: the 10 buyers left the journey at the wait by the goal (its awaited
+    // event is the goal too), and the 30 at Exit are watched for the goal, not "waiting".
+    expect(await page.getByTestId("node-exits-wait_order").textContent()).toBe("Left the journey here: goal 10");
+    expect(await page.getByTestId("node-waiting-exit").textContent()).toBe("30 in the goal window");
+    expect(await page.getByTestId("node-waiting-wait_order").count()).toBe(0);
     await screenshot(page, "canvas-analytics-02-canvas");
+
+    // Any period of entry, not only presets: a day after the sign-ups holds nobody, their day all 40.
+    await page.getByLabel("Period").selectOption("custom");
+    await page.getByTestId("stats-from").fill("2026-03-03");
+    await poll(() => page.getByTestId("node-stats-wait_order").textContent()).toBe("0 entered");
+    expect(await page.getByTestId("stats-bar").textContent()).toMatch(/(^|\D)0 entered/);
+    await page.getByTestId("stats-from").fill("2026-03-02");
+    await page.getByTestId("stats-to").fill("2026-03-02");
+    await poll(() => page.getByTestId("node-stats-wait_order").textContent()).toContain("40 entered");
+    expect(await page.getByTestId("node-exits-wait_order").textContent()).toBe("Left the journey here: goal 10");
 
     // Editing makes a draft; the counts belong to the published version and step aside.
     await page.getByTestId("edit").click();
