@@ -64,7 +64,7 @@ program
     try {
       const workspace = await ensureDefaultWorkspace(services.db);
       const created = await createOperator(services.db, { workspaceId: workspace.id, email: opts.email, name: opts.name, role: opts.role as Role, password: opts.password });
-      console.log(`created ${opts.role} ${created.email}${opts.password ? "" : ` with password ${created.password}`}`);
+      console.log(`created ${opts.role} ${created.email}${opts.password ? "" : ` with one-time password ${created.password} (to be changed at the first sign-in)`}`);
     } catch (error) {
       if (error instanceof AccountError) {
         console.error(error.message);
