@@ -92,7 +92,8 @@ export const settingsRouter = router({
     )
     .mutation(async ({ ctx, input }) => {
       try {
-        const created = await createOperator(ctx.services.db, { workspaceId: ctx.session.workspaceId, ...input });
+        // Someone else chose or saw this password: the new operator replaces it at the first sign-in (decision 0724).
+        const created = await createOperator(ctx.services.db, { workspaceId: ctx.session.workspaceId, ...input, mustChangePassword: true, actorId: ctx.session.operatorId });
         return { id: created.id, email: created.email, password: input.password ? undefined : created.password };
       } catch (error) {
         if (error instanceof AccountError) throw new TRPCError({ code: error.code === "email_taken" ? "CONFLICT" : "BAD_REQUEST", message: error.message });
