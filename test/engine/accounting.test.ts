@@ -15,7 +15,7 @@ import { cancelInstance } from "../../workflows/embedded/operations.server";
 import { accountingJourney, expectedNodes, expectedSms, GOAL_WINDOW_MS, GOALS, MINUTE, USERS, WAIT_MS } from "../scenarios/accounting-journey";
 import { storedProblems } from "../scenarios/accounting";
 import { createTestDb, testDatabaseKind, type TestDb } from "../support/db";
-import { createHarness, type EngineHarness } from "./support";
+import { createHarness } from "./support";
 
 /**
  * Every user accounted for on the embedded engine (docs/analytics.md): goal at a wait (the goal is
