@@ -2,7 +2,7 @@ import { zodToJsonSchema } from "zod-to-json-schema";
 import { getNodeDefinition } from "../registry";
 import { extensionNodeOf } from "./adapt";
 import type { RemoteNodeDescriptor } from "./remote";
-import { extensionStatuses } from "./loader.server";
+import { extensionStatuses, inspectorModuleOf } from "./loader.server";
 
 /**
  * What the browser needs of the node types loaded from extensions: the prebuilt bundle cannot
@@ -29,6 +29,7 @@ export function describeExtensionNodes(): RemoteNodeDescriptor[] {
         defaults: node.defaults ?? {},
         schema: zodToJsonSchema(node.config, { target: "jsonSchema7", $refStrategy: "none", effectStrategy: "input" }) as Record<string, unknown>,
         hints: node.inspector?.fields ?? {},
+        ...(inspectorModuleOf(node.id) ? { inspectorUrl: `/extensions/inspector/${node.id}.js` } : {}),
       });
     }
   }

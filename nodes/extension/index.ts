@@ -50,6 +50,13 @@ export interface FieldHintSpec {
 export interface InspectorSpec {
   /** Hints for the form generated from the config schema. */
   fields?: Record<string, FieldHintSpec>;
+  /**
+   * A custom inspector replacing the generated form: the path (relative to the extension's entry
+   * module) of a browser ES module with no imports whose default export is
+   * `(host) => Component`; `host` is `{ React, SchemaForm }` of the running Waypost, and the
+   * component gets `{ config, onChange(config), readOnly, hints, definition }`.
+   */
+  component?: string;
 }
 
 export interface ExecutionOptions {
@@ -212,6 +219,9 @@ export function checkNodeSpec(spec: NodeSpec<z.ZodTypeAny>): string[] {
   }
   if (execution.maxAttempts !== undefined && (!Number.isInteger(execution.maxAttempts) || execution.maxAttempts < 1 || execution.maxAttempts > MAX_ATTEMPTS)) {
     problems.push(`execution.maxAttempts must be from 1 to ${MAX_ATTEMPTS}`);
+  }
+  if (spec?.inspector?.component !== undefined && (typeof spec.inspector.component !== "string" || !/\.(m?js)$/.test(spec.inspector.component))) {
+    problems.push("inspector.component must be the path of a .js or .mjs browser module");
   }
   (spec?.secrets ?? []).forEach((s, i) => {
     if (!/^[A-Za-z][A-Za-z0-9_]*$/.test(s?.name ?? "")) problems.push(`secrets[${i}].name "${String(s?.name)}" must be letters, digits or _`);

@@ -145,12 +145,25 @@ function describeError(error: unknown): string {
   return String(error);
 }
 
+/** Custom inspector modules by node type: absolute paths, checked at load time, served to the canvas. */
+const inspectorModules = processShared("extension-inspector-modules", () => new Map<string, string>());
+
+export function inspectorModuleOf(nodeType: string): string | undefined {
+  return inspectorModules.get(nodeType);
+}
+
 /** Registers one extension's nodes and other parts, all or none; returns how to take them out again. */
-function install(extension: Extension, status: ExtensionStatus): () => void {
+function install(extension: Extension, status: ExtensionStatus, entry: string): () => void {
   const undo: Array<() => void> = [];
   try {
     for (const node of extension.nodes as ExtensionNode[]) {
       if (getNodeDefinition(node.id)) throw new Error(`node type "${node.id}" is already registered (by Waypost or another extension)`);
+      if (node.inspector?.component) {
+        const file = resolve(dirname(entry), node.inspector.component);
+        if (!existsSync(file)) throw new Error(`node ${node.id}: inspector.component ${file} does not exist`);
+        inspectorModules.set(node.id, file);
+        undo.push(() => inspectorModules.delete(node.id));
+      }
       const definition: AnyNodeDefinition = toNodeDefinition(node);
       registerNode(definition);
       undo.push(() => unregisterNode(node.id));
@@ -213,7 +226,7 @@ export async function loadExtension(spec: string, options: LoadOptions = {}): Pr
     if (extension.apiVersion !== EXTENSION_API_MAJOR) {
       throw new Error(`written for extension API ${extension.apiVersion}, this Waypost has ${EXTENSION_API_VERSION}`);
     }
-    undoers.set(spec, install(extension, status));
+    undoers.set(spec, install(extension, status, resolved.entry));
     status.status = "loaded";
     options.log?.info("extension loaded", { extension: status.name, version: status.version, nodes: status.nodes.map((n) => n.id) });
   } catch (error) {

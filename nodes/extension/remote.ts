@@ -16,6 +16,8 @@ export interface RemoteNodeDescriptor {
   /** JSON Schema (draft 7) of the config. */
   schema: Record<string, unknown>;
   hints: Record<string, FieldHintSpec>;
+  /** Where the canvas loads the node's custom inspector module, if it has one. */
+  inspectorUrl?: string;
 }
 
 type JsonSchema = {

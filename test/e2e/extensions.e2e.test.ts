@@ -19,6 +19,35 @@ function brokenExtension(): string {
   return dir;
 }
 
+/** A node whose inspector is the extension's own component (a browser module the canvas loads). */
+function extensionWithInspector(): string {
+  const dir = mkdtempSync(join(tmpdir(), "acme-banner-"));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "acme-banner", version: "2.1.0", type: "module" }));
+  writeFileSync(
+    join(dir, "index.ts"),
+    `import { defineExtension, defineNode, output, z } from "waypost/extension";
+export default defineExtension({ apiVersion: 1, nodes: [defineNode({
+  id: "acme.banner", version: 1, title: { en: "Show banner", zh: "展示横幅" }, description: { en: "Shows an in-app banner", zh: "展示应用内横幅" }, icon: "🏳️",
+  config: z.object({ colour: z.enum(["red", "blue"]), text: z.string().min(1) }), defaults: { colour: "red", text: "" },
+  outputs: [{ id: "shown", label: { en: "Shown", zh: "已展示" } }],
+  inspector: { component: "./inspector.js" },
+  run: async () => output("shown"),
+})] });
+`,
+  );
+  writeFileSync(
+    join(dir, "inspector.js"),
+    `export default ({ React, SchemaForm }) => function BannerInspector({ config, onChange, readOnly, definition }) {
+  const h = React.createElement;
+  return h("div", { "data-testid": "banner-inspector" },
+    h("button", { type: "button", disabled: readOnly, onClick: () => onChange({ ...config, colour: "blue" }) }, "Make it blue: " + (config.colour ?? "")),
+    h(SchemaForm, { schema: definition.config, value: config, onChange, only: ["text"], idPrefix: "banner" }));
+};
+`,
+  );
+  return dir;
+}
+
 describe("a broken extension does not stop Waypost", () => {
   let child: ChildProcess;
   let output = "";
@@ -59,7 +88,7 @@ describe("extensions in the UI: Settings › Extensions and the palette", () => 
   let page: Page;
 
   beforeAll(async () => {
-    await loadExtensions([writeTutorial(), brokenExtension()]);
+    await loadExtensions([writeTutorial(), brokenExtension(), extensionWithInspector()]);
     app = await startTestApp({ serve: true });
     const developer = await app.addOperator("developer");
     browser = await launchBrowser();
@@ -112,6 +141,15 @@ describe("extensions in the UI: Settings › Extensions and the palette", () => 
     await poll(() => page.getByTestId("inspector").textContent()).toContain("Issue coupon");
     expect(await page.getByTestId("inspector").locator("input").count()).toBeGreaterThanOrEqual(3);
     await screenshot(page, "extension-node-in-canvas");
+
+    // A node with its own inspector component: it replaces the generated form.
+    await page.getByTestId("palette-acme.banner").click();
+    await poll(() => page.locator('[data-node-type="acme.banner"]').count()).toBe(1);
+    await page.locator('[data-node-type="acme.banner"]').click();
+    await poll(() => page.getByTestId("banner-inspector").isVisible()).toBe(true);
+    await page.getByTestId("banner-inspector").getByRole("button", { name: "Make it blue: red" }).click();
+    await poll(() => page.getByTestId("banner-inspector").getByRole("button").first().textContent()).toBe("Make it blue: blue");
+    await screenshot(page, "extension-custom-inspector");
 
     await page.getByTestId("language-switch").click();
     await poll(() => page.getByTestId("palette-acme.coupon").textContent()).toContain("发放优惠券");
