@@ -28,7 +28,8 @@ export default function AccountPage() {
   const [currentPassword, setCurrent] = useState("");
   const [newPassword, setNew] = useState("");
   const [confirm, setConfirm] = useState("");
-  const [mismatch, setMismatch] = useState(false);
+  // Checked here first so the message is in the page's language; the server checks the same rules.
+  const [problem, setProblem] = useState<{ field: "newPassword" | "confirm"; key: string } | null>(null);
   const change = trpc.accounts.changePassword.useMutation({
     onSuccess: () => {
       setCurrent("");
@@ -42,7 +43,19 @@ export default function AccountPage() {
   const everywhere = trpc.accounts.signOutEverywhere.useMutation({ onSuccess: () => window.location.assign("/login") });
   const issues = change.error?.data?.issues as Issues;
   const date = (value: Date | string | null | undefined) => (value ? new Date(value).toLocaleString(i18n.language) : t("account.never"));
-  const generalError = change.error && !issues?.length ? change.error.message : undefined;
+  const code = change.error?.data?.code;
+  const currentError = fieldError(issues, "currentPassword") ? t("account.errors.wrongCurrent") : undefined;
+  const serverNewError = fieldError(issues, "newPassword");
+  const generalError =
+    code === "TOO_MANY_REQUESTS" ? t("account.errors.locked") : code === "SERVICE_UNAVAILABLE" ? t("account.errors.busy") : change.error && !issues?.length ? change.error.message : undefined;
+  const check = (): typeof problem => {
+    if (newPassword.length < 8) return { field: "newPassword", key: "account.errors.short" };
+    if (newPassword.length > 256) return { field: "newPassword", key: "account.errors.long" };
+    if (me.data && newPassword.trim().toLowerCase() === me.data.email.toLowerCase()) return { field: "newPassword", key: "account.errors.isEmail" };
+    if (newPassword === currentPassword) return { field: "newPassword", key: "account.errors.same" };
+    if (newPassword !== confirm) return { field: "confirm", key: "account.mismatch" };
+    return null;
+  };
 
   return (
     <>
@@ -78,30 +91,27 @@ export default function AccountPage() {
           style={{ maxWidth: 420 }}
           onSubmit={(event) => {
             event.preventDefault();
-            if (newPassword !== confirm) {
-              setMismatch(true);
-              return;
-            }
-            setMismatch(false);
-            change.mutate({ currentPassword, newPassword });
+            const found = check();
+            setProblem(found);
+            if (!found) change.mutate({ currentPassword, newPassword });
           }}
         >
           <label>
             {t("account.currentPassword")}
             <input type="password" autoComplete="current-password" value={currentPassword} onChange={(e) => setCurrent(e.target.value)} required />
           </label>
-          {fieldError(issues, "currentPassword") ? <span className="form-error">{fieldError(issues, "currentPassword")}</span> : null}
+          {currentError ? <span className="form-error">{currentError}</span> : null}
           <label>
             {t("account.newPassword")}
             <input type="password" autoComplete="new-password" value={newPassword} onChange={(e) => setNew(e.target.value)} required minLength={8} maxLength={256} />
           </label>
           <span className="muted">{t("account.passwordRules")}</span>
-          {fieldError(issues, "newPassword") ? <span className="form-error">{fieldError(issues, "newPassword")}</span> : null}
+          {problem?.field === "newPassword" ? <span className="form-error">{t(problem.key)}</span> : serverNewError ? <span className="form-error">{serverNewError}</span> : null}
           <label>
             {t("account.confirmPassword")}
             <input type="password" autoComplete="new-password" value={confirm} onChange={(e) => setConfirm(e.target.value)} required />
           </label>
-          {mismatch ? <span className="form-error">{t("account.mismatch")}</span> : null}
+          {problem?.field === "confirm" ? <span className="form-error">{t(problem.key)}</span> : null}
           <div className="row">
             <button type="submit" className="primary" disabled={change.isPending}>
               {t("account.save")}

@@ -57,9 +57,24 @@ export default function TeamPage() {
       void refresh();
     },
   });
-  const rowError = [changeRole, deactivate, reactivate, endSessions, reset].find((m) => m.error)?.error?.message;
+  const [localError, setLocalError] = useState<string | null>(null);
+  /** Server refusals in the page's language where we know them; the server's own words otherwise. */
+  const say = (error: { message: string; data?: { code?: string } | null } | null | undefined): string | undefined => {
+    if (!error) return undefined;
+    if (error.data?.code === "PRECONDITION_FAILED") return t("team.errors.lastAdmin");
+    if (error.data?.code === "SERVICE_UNAVAILABLE") return t("team.errors.busy");
+    return error.message;
+  };
+  const rowError = localError ?? say([changeRole, deactivate, reactivate, endSessions, reset].find((m) => m.error)?.error);
   const inviteIssues = invite.error?.data?.issues as Issues;
-  const issueFor = (field: string) => inviteIssues?.find((i) => i.path === field)?.message;
+  const inviteError = inviteIssues?.some((i) => i.path === "email")
+    ? invite.error?.data?.code === "CONFLICT"
+      ? t("team.errors.emailTaken")
+      : t("team.errors.invalidEmail")
+    : invite.error?.data?.code === "CONFLICT"
+      ? t("team.errors.emailTaken")
+      : say(invite.error);
+  const activeAdmins = team.data?.filter((o) => o.role === "admin" && !o.deactivatedAt).length ?? 0;
   const date = (value: Date | string | null) => (value ? new Date(value).toLocaleString(i18n.language) : t("team.never"));
 
   return (
@@ -103,7 +118,7 @@ export default function TeamPage() {
         </form>
         {invite.error ? (
           <p className="form-error" role="alert">
-            {issueFor("email") ?? issueFor("name") ?? invite.error.message}
+            {inviteError}
           </p>
         ) : null}
       </section>
@@ -147,7 +162,16 @@ export default function TeamPage() {
                     aria-label={t("team.changeRole", { email: op.email })}
                     value={op.role}
                     disabled={changeRole.isPending}
-                    onChange={(e) => changeRole.mutate({ operatorId: op.id, role: e.target.value as RoleOption })}
+                    onChange={(e) => {
+                      const next = e.target.value as RoleOption;
+                      // The last active admin keeps the role: said here, refused by the server too.
+                      if (op.role === "admin" && next !== "admin" && !op.deactivatedAt && activeAdmins <= 1) {
+                        setLocalError(t("team.errors.lastAdmin"));
+                        return;
+                      }
+                      setLocalError(null);
+                      changeRole.mutate({ operatorId: op.id, role: next });
+                    }}
                   >
                     {roleOptions.map((r) => (
                       <option key={r} value={r}>
