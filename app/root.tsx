@@ -18,6 +18,7 @@ import { I18nextProvider, useTranslation } from "react-i18next";
 import superjson from "superjson";
 import { getI18n, pickLocale, type Locale } from "./i18n";
 import appStyles from "./styles/app.css";
+import { useNonce } from "./lib/nonce";
 import { trpc } from "./trpc/client";
 
 export const links: LinksFunction = () => [
@@ -33,6 +34,7 @@ export async function loader({ request }: LoaderFunctionArgs) {
 export function Layout({ children }: { children: React.ReactNode }) {
   const data = useRouteLoaderData<typeof loader>("root");
   const locale: Locale = data?.locale ?? "en";
+  const nonce = useNonce();
   return (
     <html lang={locale === "zh" ? "zh-CN" : "en"}>
       <head>
@@ -43,8 +45,8 @@ export function Layout({ children }: { children: React.ReactNode }) {
       </head>
       <body>
         <I18nextProvider i18n={getI18n(locale)}>{children}</I18nextProvider>
-        <ScrollRestoration />
-        <Scripts />
+        <ScrollRestoration nonce={nonce} />
+        <Scripts nonce={nonce} />
       </body>
     </html>
   );

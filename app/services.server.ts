@@ -30,3 +30,5 @@ declare module "@remix-run/node" {
     services: AppServices;
   }
 }
+    /** This response's Content-Security-Policy nonce (cli/server.ts), for Remix's inline scripts. */
+    cspNonce?: string;

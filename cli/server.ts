@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
@@ -5,6 +6,7 @@ import { pathToFileURL } from "node:url";
 import { createRequestHandler } from "@remix-run/express";
 import type { ServerBuild } from "@remix-run/node";
 import express from "express";
+import helmet from "helmet";
 import { INTERNAL_MESSAGE, logInternal } from "../app/lib/errors.server";
 import type { AppServices } from "../app/services.server";
 import { readiness } from "../app/lib/readiness.server";
@@ -19,18 +21,73 @@ export interface RunningServer {
 }
 
 /**
+ * Paths whose writes carry their own proof and no cookie authority, so any origin may send them:
+ * the key-authenticated REST API, provider callbacks (a signed token in the path), and RFC 8058
+ * one-click unsubscribe and its confirmation page (a signed token; mail clients send their own
+ * Origin or "null"). Decision 0705.
+ */
+const SELF_AUTHENTICATED = ["/api/v1/", "/callbacks/", "/t/", "/unsubscribe/"];
+
+/**
  * Cookie-authenticated writes must come from our own origin. SameSite=Lax already blocks most
- * cross-site requests; this also covers same-site subdomains. The key-authenticated REST API
- * (/api/v1) carries no cookies and is exempt.
+ * cross-site requests; this also covers same-site subdomains. An Origin that is not a URL
+ * ("null" from sandboxed frames and some mail clients) is another origin.
  */
 function sameOriginWrites(req: express.Request, res: express.Response, next: express.NextFunction) {
-  if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS" || req.path.startsWith("/api/v1/")) return next();
+  if (req.method === "GET" || req.method === "HEAD" || req.method === "OPTIONS" || SELF_AUTHENTICATED.some((p) => req.path.startsWith(p))) return next();
   const origin = req.get("origin");
-  if (origin && new URL(origin).host !== req.get("host")) {
-    res.status(403).json({ error: { code: "cross_origin", message: "Cross-origin request refused." } });
+  if (origin && originHost(origin) !== req.get("host")) {
+    res.status(403).json({ error: { code: "cross_origin", message: "Cross-origin request refused: this write must come from a Waypost page of this site." } });
     return;
   }
   next();
+}
+
+function originHost(origin: string): string | null {
+  try {
+    return new URL(origin).host;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Security headers (helmet) with a Content-Security-Policy that carries a fresh nonce per
+ * response: Remix's inline hydration scripts get it through the load context (app/entry.server.tsx).
+ * Styles stay 'unsafe-inline' (React Flow positions nodes with style attributes); email previews
+ * may show https images. Decision 0706.
+ */
+function securityHeaders(): express.RequestHandler[] {
+  return [
+    (_req, res, next) => {
+      res.locals.cspNonce = randomBytes(16).toString("base64");
+      next();
+    },
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'", (_req, res) => `'nonce-${(res as express.Response).locals.cspNonce as string}'`],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", "data:", "blob:", "https:"],
+          fontSrc: ["'self'", "data:"],
+          connectSrc: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'self'"],
+          formAction: ["'self'"],
+          frameAncestors: ["'none'"],
+        },
+      },
+      xFrameOptions: { action: "deny" },
+      referrerPolicy: { policy: "strict-origin-when-cross-origin" },
+    }),
+    // The open pixel is loaded by mail clients and webmail pages of other origins.
+    (req, res, next) => {
+      if (req.path.startsWith("/t/o/")) res.setHeader("Cross-Origin-Resource-Policy", "cross-origin");
+      next();
+    },
+  ];
 }
 
 /**
@@ -64,6 +121,7 @@ export async function startServer(services: AppServices, options: { port: number
 
   const metrics = createMetrics(services);
   app.use(metrics.countRequests);
+  app.use(securityHeaders());
   app.get("/metrics", metrics.handler);
 
   app.get("/healthz", (_req, res) => {
@@ -85,7 +143,12 @@ export async function startServer(services: AppServices, options: { port: number
   app.use("/build", express.static("public/build", { immutable: true, maxAge: "1y" }));
   app.use(express.static("public", { maxAge: "1h" }));
   app.use(sameOriginWrites);
-  app.all("*", createRequestHandler({ build, getLoadContext: (req) => ({ services, peerAddress: req.socket.remoteAddress }) }));
+  app.all("*", createRequestHandler({
+      build,
+      // Production unless told otherwise: Remix then answers errors without stacks or server paths.
+      mode: services.config.NODE_ENV,
+      getLoadContext: (req, res) => ({ services, peerAddress: req.socket.remoteAddress, cspNonce: res.locals.cspNonce as string }),
+    }),);
   app.use(answerErrors(services));
 
   const server = app.listen(options.port, options.host ?? "0.0.0.0");
