@@ -13,4 +13,5 @@ export async function action({ context, params }: ActionFunctionArgs) {
   return new Response(text, { status: result.status, headers: { "Content-Type": "text/plain; charset=utf-8", "Cache-Control": "no-store" } });
 }
 
-export const loader = ({ params }: LoaderFunctionArgs) => redirect(`/unsubscribe/${params.token ?? ""}`);
+// Re-encoded: the decoded token may hold characters a Location header cannot carry.
+export const loader = ({ params }: LoaderFunctionArgs) => redirect(`/unsubscribe/${encodeURIComponent(params.token ?? "")}`);

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -10,14 +11,16 @@ import { createSegment } from "../../app/segments/store.server";
 import { appRouter } from "../../app/trpc/router.server";
 import { sessions } from "../../db/schema";
 import { embeddedAppEngine } from "../../cli/engine-services";
+import { serverBuildPath } from "../../cli/server";
 import { startTestApp, type TestApp } from "../support/app";
 import { fromSchema, hostileString, hostileValue, mutated, type JsonSchema, type Pools } from "./arbitrary";
 import { changed, fingerprint, settled, type Fingerprint } from "./state";
 
 /**
  * Bad input never answers 5xx (issue 13). Over real HTTP against the built app on a real
- * database: every route of the app's own OpenAPI document and every tRPC procedure of the
- * router (enumerated, so a new one is fuzzed without touching this file) receives generated
+ * database: every route of the app's own OpenAPI document, every other resource route of the
+ * build (callbacks, tracking links, exports) and every tRPC procedure of the router (all
+ * enumerated, so a new one is fuzzed without touching this file) receives generated
  * inputs: mostly schema-shaped with hostile values at the leaves, sometimes junk. For each
  * answer: status < 500; no SQL, stack or server path in the body; and when the request was
  * refused (4xx), every table's fingerprint is unchanged.
@@ -168,6 +171,59 @@ function restCases(doc: { paths: Record<string, Record<string, unknown>> }): { l
   return out;
 }
 
+// ---- the other resource routes: callbacks, tracking links, exports (not in the OpenAPI document) ----
+
+type RouteEntry = { path?: string; parentId?: string; module: Record<string, unknown> };
+
+/** Every route of the built app without a page (a resource route), as a full path with `:params`. */
+async function resourceRoutes(): Promise<{ template: string; methods: string[] }[]> {
+  const build = (await import(pathToFileURL(serverBuildPath).href)) as { routes: Record<string, RouteEntry> };
+  const full = (id: string): string => {
+    const r = build.routes[id];
+    return [r.parentId ? full(r.parentId) : "", r.path ?? ""].filter(Boolean).join("/");
+  };
+  return Object.entries(build.routes)
+    .filter(([, r]) => !r.module.default && (r.module.loader || r.module.action))
+    .map(([id, r]) => ({ template: `/${full(id)}`, methods: [...(r.module.loader ? ["GET"] : []), ...(r.module.action ? ["POST"] : [])] }));
+}
+
+function routeCases(routes: { template: string; methods: string[] }[], documented: Set<string>): { label: string; arbitrary: fc.Arbitrary<Case> }[] {
+  const out: { label: string; arbitrary: fc.Arbitrary<Case> }[] = [];
+  for (const { template, methods } of routes) {
+    if (documented.has(template) || template.startsWith("/api/trpc")) continue;
+    const params = [...template.matchAll(/:(\w+)/g)].map((m) => m[1]);
+    const value = fc.oneof(
+      { weight: 2, arbitrary: fc.base64String({ minLength: 8, maxLength: 64 }).map((t) => encodeSegment(t.replace(/[+/=]/g, "_"))) },
+      { weight: 3, arbitrary: hostileString.filter((t) => t.length > 0 && t.length < 5000).map(encodeSegment) },
+      { weight: 1, arbitrary: rawPathJunk },
+    );
+    const body = fc.oneof(
+      fc.constant<{ text?: string; type?: string }>({}),
+      hostileValue.map((v) => ({ text: stringify(v), type: "application/json" })),
+      fc.dictionary(hostileString.map(encodeSegment), hostileString.map(encodeSegment), { maxKeys: 4 }).map((d) => ({
+        text: Object.entries(d).map(([k, v]) => `${k}=${v}`).join("&"),
+        type: "application/x-www-form-urlencoded",
+      })),
+      fc.string({ unit: "binary", maxLength: 200 }).map((text) => ({ text, type: "text/plain" })),
+    );
+    for (const method of methods) {
+      out.push({
+        label: `${method} ${template}`,
+        arbitrary: fc.record({ values: fc.tuple(...params.map(() => value)), body, signedIn: fc.boolean(), query: fc.option(fc.tuple(hostileString, hostileString), { freq: 3 }) }).map(({ values, body: b, signedIn, query }) => {
+          let url = template;
+          params.forEach((p, i) => (url = url.replace(`:${p}`, values[i])));
+          if (query) url += `?${encodeSegment(query[0])}=${encodeSegment(query[1])}`;
+          const headers: Record<string, string> = {};
+          if (signedIn) headers.cookie = cookie;
+          if (method === "POST" && b.type) headers["content-type"] = b.type;
+          return { label: `${method} ${template}`, method, url, headers, body: method === "POST" ? b.text : undefined } satisfies Case;
+        }),
+      });
+    }
+  }
+  return out;
+}
+
 function segmentDefinitionArb(): fc.Arbitrary<unknown> {
   const schema = zodToJsonSchema(segmentDefinitionSchema, { $refStrategy: "root", effectStrategy: "input" }) as JsonSchema;
   return fc.oneof(mutated(segmentDefinition), fromSchema(schema, { pools }));
@@ -228,9 +284,12 @@ function accepted(status: number, text: string): boolean {
 describe("bad input never 5xx (fuzz)", () => {
   it("answers every generated input to every REST route and tRPC procedure below 500, leaks nothing, and stores nothing it refused", async () => {
     const doc = (await (await fetch(`${app.url}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    const operations = [...restCases(doc), ...trpcCases()];
+    const documented = new Set(Object.keys(doc.paths).map((p) => p.replace(/\{(\w+)\}/g, ":$1")));
+    const others = routeCases(await resourceRoutes(), documented);
+    const operations = [...restCases(doc), ...others, ...trpcCases()];
     const rest = operations.filter((o) => !o.label.startsWith("trpc")).length;
     expect(rest).toBeGreaterThanOrEqual(20);
+    expect(others.length).toBeGreaterThan(0);
     expect(operations.length - rest).toBeGreaterThanOrEqual(50);
 
     const failures: Failure[] = [];
@@ -274,11 +333,12 @@ describe("bad input never 5xx (fuzz)", () => {
       }
     }
     console.log(
-      `bad-input fuzz: ${tried} inputs to ${rest} REST operations and ${operations.length - rest} tRPC procedures (seed ${SEED}, ${RUNS} each); ` +
+      `bad-input fuzz: ${tried} inputs to ${rest - others.length} REST operations of the OpenAPI document, ${others.length} other resource routes and ${operations.length - rest} tRPC procedures (seed ${SEED}, ${RUNS} each); ` +
         `${refused} refused; statuses ${JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])))}; ${failures.length} failures`,
     );
     for (const f of failures.slice(0, 40)) console.log(`  ${f.label} → ${f.status} (${f.why})\n    request: ${f.request}\n    answer:  ${f.answer}`);
     expect(failures).toEqual([]);
     expect(refused).toBeGreaterThan(0);
-  });
+    // Room for a loaded 2-core machine and deeper WAYPOST_FUZZ_RUNS; the suite's default run takes about 40 s.
+  }, 600_000);
 });
