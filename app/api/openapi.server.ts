@@ -48,9 +48,13 @@ const json = (zod: z.ZodTypeAny, description: string) => ({ description, content
 const error = (description: string) => json(apiErrorSchema, description);
 
 const ingestErrors = {
-  "400": json(ingestResponseSchema, "A field is missing or invalid (`error.field` names it; batches list every bad call with its index). Valid calls of a batch were stored."),
+  "400": json(
+    ingestResponseSchema,
+    "A field is missing or invalid (`error.field` names it; batches list every bad call with its index), an `event` starting with `$` (`reserved_name`), gzip that is not gzip (`invalid_encoding`) or nesting deeper than 64 levels (`too_deep`). Valid calls of a batch were stored. Do not resend unchanged.",
+  ),
   "401": json(ingestResponseSchema, "Missing, unknown or revoked write key."),
-  "413": json(ingestResponseSchema, `The body is too large (${MAX_CALL_BYTES / 1024} KB per call, ${MAX_BATCH_BYTES / 1024} KB per batch).`),
+  "413": json(ingestResponseSchema, `The body is too large (${MAX_CALL_BYTES / 1024} KB per call, ${MAX_BATCH_BYTES / 1024} KB per batch), declared or chunked; always answered.`),
+  "415": json(ingestResponseSchema, "A `Content-Encoding` other than gzip or identity (`unsupported_encoding`)."),
   "429": json(ingestResponseSchema, "Rate limit of the write key reached; retry after `Retry-After` seconds."),
   "503": json(ingestResponseSchema, "Storage or the journey engine is unavailable; resend the same calls later (messageIds make this safe)."),
 };
