@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { permissions, restActionFor } from "../lib/permissions";
 import { zodToJsonSchema } from "zod-to-json-schema";
 import {
   aliasSchema,
@@ -73,12 +74,32 @@ function ingestOperation(name: string, summary: string, body: z.ZodTypeAny) {
 }
 
 const secret = [{ secretKey: [] }, { secretKeyBasic: [] }];
-const mgmtErrors = { "401": error("Missing, unknown or revoked secret key."), "404": error("Not found in this workspace.") };
+const mgmtErrors = {
+  "401": error("Missing, unknown or revoked secret key."),
+  "403": error("The key's scope, or its creator's current role, does not allow this (docs/permissions.md)."),
+  "404": error("Not found in this workspace."),
+};
 const pathParam = (name: string, description: string) => ({ name, in: "path", required: true, schema: { type: "string" }, description });
 const limitParam = { name: "limit", in: "query", required: false, schema: { type: "integer", minimum: 1, maximum: 500 } };
 
+/** Each operation names the permission it needs and the narrowest key scope (app/lib/permissions.ts). */
+function withActions(document: { paths: Record<string, Record<string, unknown>> } & Record<string, unknown>): Record<string, unknown> {
+  for (const [path, operations] of Object.entries(document.paths)) {
+    for (const [method, value] of Object.entries(operations)) {
+      const action = restActionFor(path.replace(/\{[^}]+\}/g, "x"), method);
+      const operation = value as Record<string, unknown>;
+      if (!action || action === "public") continue;
+      const key = permissions[action].key;
+      operation["x-waypost-action"] = action;
+      const needs = key === "write" ? "Needs a write key." : `Needs a secret key with the \`${key}\` scope or wider, whose creator's role allows \`${action}\` (docs/permissions.md).`;
+      operation.description = operation.description ? `${operation.description as string} ${needs}` : needs;
+    }
+  }
+  return document;
+}
+
 export function openApiDocument(serverUrl?: string): Record<string, unknown> {
-  return {
+  return withActions({
     openapi: "3.1.0",
     info: {
       title: "Waypost API",
@@ -232,7 +253,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           security: secret,
           parameters: [pathParam("journeyId", "Journey id")],
           requestBody: { required: false, content: { "application/json": { schema: schema(journeyPauseBodySchema) } } },
-          responses: { "200": json(journeyStatusResponseSchema, "Paused"), ...mgmtErrors },
+          responses: { "200": json(journeyStatusResponseSchema, "Paused"), "409": error("Not live or paused (`invalid_state`): a draft was never published; an archived journey must be restored first."), ...mgmtErrors },
         },
       },
       "/api/v1/journeys/{journeyId}/resume": {
@@ -242,7 +263,7 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
           summary: "Resume a paused journey",
           security: secret,
           parameters: [pathParam("journeyId", "Journey id")],
-          responses: { "200": json(journeyStatusResponseSchema, "Live again"), "409": error("Never published."), ...mgmtErrors },
+          responses: { "200": json(journeyStatusResponseSchema, "Live again"), "409": error("Not paused (`invalid_state`): a draft is published instead, a live journey needs nothing, an archived one is restored first."), ...mgmtErrors },
         },
       },
       "/api/v1/journeys/{journeyId}/trigger": {
@@ -279,5 +300,5 @@ export function openApiDocument(serverUrl?: string): Record<string, unknown> {
         },
       },
     },
-  };
+  });
 }
