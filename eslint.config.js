@@ -26,9 +26,4 @@ export default tseslint.config(
       "no-restricted-imports": ["error", { patterns: [{ regex: "^(\\.\\./)+app(/|$)|^~/", message: "nodes/ and workflows/ must not import from app/: define the interface in the runtime and let the app pass it in." }] }],
     },
   },
-  {
-    // Still turned around by its owners: it takes AppServices and calls the segments' notifyProfileChanged.
-    files: ["nodes/channels/runtime.server.ts"],
-    rules: { "no-restricted-imports": "off" },
-  },
 );

@@ -3,6 +3,7 @@ import type { Database, Db } from "../db/client";
 import type { Logger } from "./lib/log.server";
 import type { JourneyEngine } from "../workflows/engine";
 import type { ChannelsRuntime } from "../nodes/channels/runtime.server";
+import type { ProfileSignals } from "./segments/membership.server";
 import type { PasswordHasher } from "./lib/auth.server";
 
 /**
@@ -21,6 +22,8 @@ export interface AppServices {
   engine?: JourneyEngine;
   /** Channel providers, delivery callbacks and test sends (built on first use: channelsOf). */
   channels?: ChannelsRuntime;
+  /** "These users' profiles changed" for the runtime (channels): re-evaluates their segments. Set by createServices. */
+  profileChanged?(workspaceId: string, userIds: string[], signals: ProfileSignals): void;
   /** The bound on concurrent password hashes (built on first use: passwordsOf). */
   passwords?: PasswordHasher;
 }

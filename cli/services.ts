@@ -5,6 +5,7 @@ import { createLogger } from "../app/lib/log.server";
 import type { AppServices } from "../app/services.server";
 import { embeddedAppEngine, temporalAppEngine } from "./engine-services";
 import { loadExtensions } from "../nodes/extension/loader.server";
+import { notifyProfileChanged } from "../app/segments/membership.server";
 
 /** Opens the configured database (PostgreSQL when DATABASE_URL is set, PGlite otherwise). */
 export function openConfiguredDatabase(config: Config): Promise<Database> {
@@ -27,6 +28,8 @@ export async function createServices(config: Config, options: { database?: Datab
     log: createLogger(config.WAYPOST_LOG_LEVEL),
     now: options.now ?? (() => new Date()),
   };
+  // The runtime's "profile changed" hook (channels' message states → segments with message rules).
+  services.profileChanged = (workspaceId, userIds, signals) => notifyProfileChanged(services, workspaceId, userIds, signals);
   // Extensions first: the engines' workers (embedded and Temporal activities) run their nodes, and a
   // refused extension is logged and listed on Settings › Extensions without stopping the process.
   await loadExtensions(config.WAYPOST_EXTENSIONS, { log: services.log });

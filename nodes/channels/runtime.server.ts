@@ -8,8 +8,8 @@
 import { createHmac, createHash, timingSafeEqual } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { query, type Db } from "../../db/client";
-import type { AppServices } from "../../app/services.server";
-import { notifyProfileChanged } from "../../app/segments/membership.server";
+import type { RuntimeLogger } from "../runtime";
+import type { OutboundAllowlist } from "../net/outbound.server";
 import { createDeliveryHandlers } from "./delivery.server";
 import { deriveTrackingSecret, loadSecretKey, type SecretKey } from "./secrets.server";
 import { createMessagingService, type InternalUserEvent, type MessageNodeEvent, type MessagingService } from "./send.server";
@@ -33,10 +33,26 @@ export interface ChannelsRuntime {
 /** `provider:<id>`: a custom provider's callbacks (/callbacks/provider/<id>/<token>, decision 0931). */
 export type CallbackPurpose = "sms-report" | "sms-up" | "email-bounce" | `provider:${string}`;
 
+/**
+ * What the channels runtime needs from the app, defined here so the runtime never imports app/
+ * (decision 0902); the app's services satisfy it.
+ */
+export interface ChannelsHost {
+  config: { WAYPOST_SECRET_KEY?: string; WAYPOST_DATA_DIR: string; WAYPOST_OUTBOUND_ALLOW: OutboundAllowlist };
+  db: Db;
+  log: RuntimeLogger;
+  now(): Date;
+  /** The journey engine: delivery reports wake the journeys waiting for them. */
+  engine?: { handleEvents(events: Array<{ workspaceId: string; userId: string; messageId: string; name: string; properties: Record<string, unknown>; timestamp: number }>): Promise<void> };
+  channels?: ChannelsRuntime;
+  /** "These users' profiles changed": the app re-evaluates their segments (message rules). */
+  profileChanged?(workspaceId: string, userIds: string[], signals: { messages: true }): void;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The key is read on first use, so commands that never send (migrate) touch no key file. */
-export function lazySecrets(config: Pick<AppServices["config"], "WAYPOST_SECRET_KEY" | "WAYPOST_DATA_DIR">) {
+export function lazySecrets(config: Pick<ChannelsHost["config"], "WAYPOST_SECRET_KEY" | "WAYPOST_DATA_DIR">) {
   let key: SecretKey | null = null;
   let tracking: string | null = null;
   const getKey = () => (key ??= loadSecretKey({ env: config.WAYPOST_SECRET_KEY, dataDir: config.WAYPOST_DATA_DIR }));
@@ -70,10 +86,10 @@ export async function recordMessageNodeEvent(db: Db, event: MessageNodeEvent): P
  * event for journey analytics, and segments with message rules are re-evaluated for the user (as
  * an event would re-evaluate event rules) instead of waiting for the sweep.
  */
-export function messageStateRecorder(services: AppServices): (event: MessageNodeEvent) => Promise<void> {
+export function messageStateRecorder(services: ChannelsHost): (event: MessageNodeEvent) => Promise<void> {
   return async (event) => {
     await recordMessageNodeEvent(services.db, event);
-    notifyProfileChanged(services, event.workspaceId, [event.userId], { messages: true });
+    services.profileChanged?.(event.workspaceId, [event.userId], { messages: true });
   };
 }
 
@@ -83,7 +99,7 @@ export function deliverySeq(eventId: string): number {
 }
 
 /** Stores a delivery event in the user's history and hands it to the engine (wakes waiting journeys). */
-export async function emitMessageEvent(services: Pick<AppServices, "db" | "engine">, event: InternalUserEvent): Promise<void> {
+export async function emitMessageEvent(services: Pick<ChannelsHost, "db" | "engine">, event: InternalUserEvent): Promise<void> {
   await query(
     services.db,
     sql`insert into events (workspace_id, message_id, user_id, type, name, properties, timestamp)
@@ -103,7 +119,7 @@ export async function emitMessageEvent(services: Pick<AppServices, "db" | "engin
   ]);
 }
 
-export function createChannelsRuntime(services: AppServices, options: Partial<Omit<RegistryOptions, "db" | "key">> = {}): ChannelsRuntime {
+export function createChannelsRuntime(services: ChannelsHost, options: Partial<Omit<RegistryOptions, "db" | "key">> = {}): ChannelsRuntime {
   const secrets = lazySecrets(services.config);
   let registry: ProviderRegistry | null = null;
   // Provider endpoints go through the outbound-request guard with the deployment's allowlist.
@@ -161,7 +177,7 @@ export function createChannelsRuntime(services: AppServices, options: Partial<Om
 }
 
 /** The process's channels runtime (built on first use). */
-export function channelsOf(services: AppServices): ChannelsRuntime {
+export function channelsOf(services: ChannelsHost): ChannelsRuntime {
   return (services.channels ??= createChannelsRuntime(services));
 }
 
@@ -170,7 +186,7 @@ export function channelsOf(services: AppServices): ChannelsRuntime {
  * `intervalMs` (receipts the callback missed, or workspaces without the callback). One pass at a
  * time; errors are logged and the next pass runs anyway.
  */
-export function startReceiptPoller(services: AppServices, intervalMs = 60_000): { stop(): Promise<void> } {
+export function startReceiptPoller(services: ChannelsHost, intervalMs = 60_000): { stop(): Promise<void> } {
   const runtime = channelsOf(services);
   let stopped = false;
   let current: Promise<void> = Promise.resolve();

@@ -2,6 +2,7 @@ import { loadConfig } from "../../app/config.server";
 import { createOperator, ensureDefaultWorkspace } from "../../app/lib/accounts.server";
 import { createLogger } from "../../app/lib/log.server";
 import type { AppServices } from "../../app/services.server";
+import { notifyProfileChanged } from "../../app/segments/membership.server";
 import type { Role } from "../../db/schema";
 import { startServer, type RunningServer } from "../../cli/server";
 import { createTestDb, type TestDb } from "./db";
@@ -28,6 +29,8 @@ export async function startTestApp(options: { serve?: boolean; now?: () => Date;
     log: createLogger("silent"),
     now: options.now ?? (() => new Date()),
   };
+  // As createServices wires it: message states re-evaluate segments with message rules.
+  services.profileChanged = (workspaceId, userIds, signals) => notifyProfileChanged(services, workspaceId, userIds, signals);
   const workspace = await ensureDefaultWorkspace(database.db);
   const server = options.serve ? await startServer(services, { port: 0, host: "127.0.0.1" }) : undefined;
   let counter = 0;
