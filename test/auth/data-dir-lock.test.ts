@@ -39,7 +39,7 @@ function waypost(args: string[]): { child: ChildProcess; done: Promise<{ code: n
 }
 
 describe("PGlite data directory lock", () => {
-  it("while another process holds the directory, create-admin and start refuse clearly and change nothing; a crashed holder's lock is taken over", { timeout: 300_000 }, async () => {
+  it("while another process holds the directory, create-admin and start refuse clearly and change nothing; a crashed holder's lock is taken over; reset-password", { timeout: 300_000 }, async () => {
     // The holder: this test process, with the database open exactly as the app opens it.
     const held = await openDatabase({ dataDir: pgliteDir });
     try {
@@ -79,10 +79,16 @@ describe("PGlite data directory lock", () => {
     expect(retried.code).toBe(0);
     expect(existsSync(lockFile)).toBe(false);
 
+    // The locked-out admin's way back in: a one-time password that must be replaced at the next sign-in.
+    const reset = await waypost(["reset-password", "--email", "OPS@example.com"]).done;
+    expect(reset.stderr).toBe("");
+    expect(reset.stdout).toMatch(/^password reset for ops@example\.com: one-time password \S{16} \(0 sessions ended/);
+    expect(reset.code).toBe(0);
+
     const database = await openDatabase({ dataDir: pgliteDir });
     try {
       const rows = await database.db.select({ email: operators.email, must: operators.mustChangePassword }).from(operators).where(eq(operators.email, "ops@example.com"));
-      expect(rows).toEqual([{ email: "ops@example.com", must: false }]);
+      expect(rows).toEqual([{ email: "ops@example.com", must: true }]);
       // A second opening inside the same process is refused too.
       expect(() => lockDataDir(pgliteDir)).toThrow(DataDirLockedError);
     } finally {
