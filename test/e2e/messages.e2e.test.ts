@@ -19,7 +19,7 @@ describe("Settings → Channels → Messages", () => {
   let dev: { email: string; password: string };
 
   beforeAll(async () => {
-    [app, smtp] = await Promise.all([startTestApp({ serve: true, env: { WAYPOST_SECRET_KEY: "e2e-messages-secret-key-0123456789abcdef" } }), startSmtpFake()]);
+    [app, smtp] = await Promise.all([startTestApp({ serve: true, env: { WAYPOST_SECRET_KEY: "e2e-messages-secret-key-0123456789abcdef", WAYPOST_OUTBOUND_ALLOW: "127.0.0.1" } }) /* the loopback SMTP fake, allowed explicitly */, startSmtpFake()]);
     dev = await app.addOperator("developer");
     browser = await launchBrowser();
     page = await browser.newPage({ locale: "en-US", viewport: { width: 1280, height: 900 } });
