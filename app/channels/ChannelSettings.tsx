@@ -4,10 +4,24 @@ import { destinationFields, destinationOf } from "../../nodes/channels/destinati
 import { trpc } from "../trpc/client";
 
 type Channel = "push" | "sms" | "email";
-type ProviderId = "fcm" | "aliyun-sms" | "smtp" | "sandbox";
+type BuiltInProviderId = "fcm" | "aliyun-sms" | "smtp" | "sandbox";
+/** A built-in provider, or a custom one an extension added (`getui.push`). */
+type ProviderId = BuiltInProviderId | (string & {});
+
+/** A channel provider an extension added (decision 0930): chosen like a built-in, configured as JSON. */
+interface CustomProviderView {
+  id: string;
+  channel: Channel;
+  version: string | null;
+  label: { en: string; zh: string };
+  description: { en: string; zh: string } | null;
+  configFields: string[];
+  secretFields: string[];
+  callbackUrl: string | null;
+}
 type Issues = Record<string, string>;
 
-const realProvider: Record<Channel, Exclude<ProviderId, "sandbox">> = { push: "fcm", sms: "aliyun-sms", email: "smtp" };
+const realProvider: Record<Channel, Exclude<BuiltInProviderId, "sandbox">> = { push: "fcm", sms: "aliyun-sms", email: "smtp" };
 
 /** tRPC BAD_REQUEST errors carry { path, message } per field (app/trpc/init.server.ts). */
 function issuesOf(error: unknown): Issues {
@@ -76,11 +90,19 @@ interface ProviderView {
 
 const str = (v: unknown) => (v === undefined || v === null ? "" : String(v));
 
-function ProviderCard({ view, trackingBase }: { view: ProviderView; trackingBase: string }) {
+function ProviderCard({ view, trackingBase, custom }: { view: ProviderView; trackingBase: string; custom: CustomProviderView[] }) {
   const { t, i18n } = useTranslation("channels");
   const utils = trpc.useUtils();
   const channel = view.channel;
   const [provider, setProvider] = useState<ProviderId>(view.provider);
+  const customProvider = custom.find((c) => c.id === provider);
+  const [configJson, setConfigJson] = useState("{}");
+  const [jsonError, setJsonError] = useState<string | undefined>(undefined);
+  useEffect(() => setConfigJson(JSON.stringify(view.config ?? {}, null, 2)), [view.config]);
+  const providerLabel = (id: string) => {
+    const c = custom.find((p) => p.id === id);
+    return c ? c.label[i18n.language.startsWith("zh") ? "zh" : "en"] : t(`provider.${id}`);
+  };
   const [config, setConfig] = useState<Record<string, string | boolean>>({});
   const [secrets, setSecrets] = useState<Record<string, string>>({});
   const [saved, setSaved] = useState(false);
@@ -136,7 +158,18 @@ function ProviderCard({ view, trackingBase }: { view: ProviderView; trackingBase
     let payload: Record<string, unknown> = {};
     let secretPayload: Record<string, string> = {};
     let serviceAccountJson: string | undefined;
-    if (provider === "fcm") {
+    if (customProvider) {
+      try {
+        const parsed: unknown = JSON.parse(configJson || "{}");
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+        payload = parsed as Record<string, unknown>;
+      } catch {
+        setJsonError(t("settings.custom.notJson"));
+        return;
+      }
+      setJsonError(undefined);
+      secretPayload = Object.fromEntries(customProvider.secretFields.map((f) => [f, secrets[f] ?? ""]));
+    } else if (provider === "fcm") {
       payload = { projectId: optional(config.projectId), androidChannelId: optional(config.androidChannelId) };
       serviceAccountJson = secrets.serviceAccountJson || undefined;
     } else if (provider === "aliyun-sms") {
@@ -175,7 +208,7 @@ function ProviderCard({ view, trackingBase }: { view: ProviderView; trackingBase
     <section className="card ch-provider" data-testid={`provider-${channel}`}>
       <div className="ch-provider-head">
         <h2>{t(`channel.${channel}`)}</h2>
-        <span className={`ch-badge ${view.provider === "sandbox" ? "" : "ch-badge-live"}`}>{t(`provider.${view.provider}`)}</span>
+        <span className={`ch-badge ${view.provider === "sandbox" ? "" : "ch-badge-live"}`}>{providerLabel(view.provider)}</span>
         {view.updatedAt ? <span className="muted">{t("settings.updatedAt", { at: new Date(view.updatedAt).toLocaleString(i18n.language) })}</span> : null}
       </div>
       <form
@@ -191,10 +224,43 @@ function ProviderCard({ view, trackingBase }: { view: ProviderView; trackingBase
             <select id={id} name="provider" value={provider} onChange={(e) => (setSaved(false), setProvider(e.target.value as ProviderId))}>
               <option value="sandbox">{t("provider.sandbox")}</option>
               <option value={realProvider[channel]}>{t(`provider.${realProvider[channel]}`)}</option>
+              {custom.map((c) => (
+                <option key={c.id} value={c.id}>
+                  {providerLabel(c.id)}
+                </option>
+              ))}
             </select>
           )}
         </Field>
         {provider === "sandbox" ? <p className="muted">{t("settings.sandboxHelp")}</p> : null}
+        {customProvider ? (
+          <div className="stack" data-testid={`custom-provider-${channel}`}>
+            <p className="muted">
+              {customProvider.description ? customProvider.description[i18n.language.startsWith("zh") ? "zh" : "en"] : null}{" "}
+              {t("settings.custom.fromExtension", { id: customProvider.id, version: customProvider.version ?? "—" })}
+            </p>
+            <Field label={t("settings.custom.config")} error={jsonError ?? issues.config ?? Object.entries(issues).find(([k]) => k.startsWith("config."))?.[1]} hint={t("settings.custom.configHint", { fields: customProvider.configFields.join(", ") })}>
+              {(id, describedBy) => (
+                <textarea id={id} name="config" rows={8} className="ch-json" value={configJson} aria-describedby={describedBy} onChange={(e) => (setSaved(false), setConfigJson(e.target.value))} />
+              )}
+            </Field>
+            {Object.entries(issues)
+              .filter(([k]) => k.startsWith("config."))
+              .map(([k, message]) => (
+                <p key={k} className="form-error">
+                  <code>{k}</code>: {message}
+                </p>
+              ))}
+            {customProvider.secretFields.map((f) => (
+              <SecretField key={f} label={f} name={f} isSet={stored.includes(f)} value={secrets[f] ?? ""} onChange={setSecret(f)} error={issues[`secrets.${f}`]} />
+            ))}
+            {customProvider.callbackUrl ? (
+              <p className="muted">
+                {t("settings.custom.callback")} <code data-testid={`custom-callback-${channel}`}>{customProvider.callbackUrl}</code>
+              </p>
+            ) : null}
+          </div>
+        ) : null}
         {provider === "fcm" ? (
           <div className="ch-grid">
             <SecretField
@@ -599,7 +665,12 @@ export function ChannelSettings() {
   return (
     <div className="ch-settings">
       {settings.data.providers.map((view) => (
-        <ProviderCard key={view.channel} view={view as ProviderView} trackingBase={settings.data.callbacks.trackingBase} />
+        <ProviderCard
+          key={view.channel}
+          view={view as ProviderView}
+          trackingBase={settings.data.callbacks.trackingBase}
+          custom={(settings.data.customProviders as CustomProviderView[]).filter((c) => c.channel === view.channel)}
+        />
       ))}
       <PolicyCard policy={settings.data.policy as Policy} />
       <Callbacks urls={settings.data.callbacks} origin={origin} />

@@ -4,7 +4,9 @@ import { recordAudit } from "../../lib/accounts.server";
 import { callbackUrls } from "../../channels/http.server";
 import { messageSearchInput, searchMessageLog } from "../../channels/messages.server";
 import { channelsOf } from "../../../nodes/channels/runtime.server";
-import { loadPolicySettings, listProviderSettings, providerSchemas, savePolicySettings, saveProviderSettings, type ProviderId } from "../../../nodes/channels/settings.server";
+import { loadPolicySettings, listProviderSettings, savePolicySettings, saveProviderSettings, schemasOf, type ProviderId } from "../../../nodes/channels/settings.server";
+import { listChannelProviderDefinitions } from "../../../nodes/channels/custom-providers.server";
+import { providerCallbackUrl } from "../../channels/provider-callbacks.server";
 import { channels } from "../../../nodes/channels/provider";
 import { requireAction, router } from "../init.server";
 
@@ -17,7 +19,11 @@ function invalid(issues: ZodIssue[], prefix: string[] = []): TRPCError {
   });
 }
 
-const providerIds = ["fcm", "aliyun-sms", "smtp", "sandbox"] as const;
+/** Settings' view of a custom provider an extension added (decision 0930). */
+function objectKeys(schema: unknown): string[] {
+  const shape = (schema as { shape?: Record<string, unknown> }).shape;
+  return shape && typeof shape === "object" ? Object.keys(shape) : [];
+}
 
 /**
  * The FCM form takes the service-account JSON key as downloaded from Firebase; only the three
@@ -68,6 +74,21 @@ export const channelsRouter = router({
         }),
         policy,
         callbacks: await callbackUrls(ctx.services, workspaceId, input?.origin ?? `http://localhost:${ctx.services.config.PORT}`),
+        /** Providers extensions added: choosable per channel, configured as JSON plus their secrets. */
+        customProviders: await Promise.all(
+          listChannelProviderDefinitions().map(async (d) => ({
+            id: d.id,
+            channel: d.channel,
+            version: d.version ?? null,
+            label: d.label,
+            description: d.description ?? null,
+            configFields: objectKeys(d.config),
+            secretFields: objectKeys(d.secrets),
+            callbackUrl: d.capabilities.deliveryReports === "callback" || d.capabilities.deliveryReports === "poll-and-callback"
+              ? await providerCallbackUrl(ctx.services, workspaceId, input?.origin ?? `http://localhost:${ctx.services.config.PORT}`, d.id)
+              : null,
+          })),
+        ),
       };
     }),
 
@@ -75,7 +96,8 @@ export const channelsRouter = router({
     .input(
       z.object({
         channel: z.enum(channels),
-        provider: z.enum(providerIds),
+        /** A built-in provider id or one an extension registered (checked below, 400 naming it). */
+        provider: z.string().min(1).max(100),
         config: z.record(z.string(), z.unknown()).default({}),
         /** Empty or missing: keep what is stored. */
         secrets: z.record(z.string(), z.string()).default({}),
@@ -83,7 +105,8 @@ export const channelsRouter = router({
       }),
     )
     .mutation(async ({ ctx, input }) => {
-      const schema = providerSchemas[input.provider];
+      const schema = schemasOf(input.provider);
+      if (!schema) throw invalid([{ code: "custom", path: [], message: `unknown provider "${input.provider}" (not built in, and no loaded extension adds it)` }], ["provider"]);
       if (schema.channel && schema.channel !== input.channel) {
         throw invalid([{ code: "custom", path: [], message: `${input.provider} cannot send ${input.channel}` }], ["provider"]);
       }
