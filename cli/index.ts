@@ -198,6 +198,9 @@ program
   .argument("<timeline.json>", "users and timeline (see docs/nodes.md)")
   .action(async (journeyPath: string, timelinePath: string) => {
     try {
+      // Journeys may use extension node types; a refused extension is reported and left out.
+      const { loadExtensions } = await import("../nodes/extension/loader.server");
+      for (const refused of (await loadExtensions(config().WAYPOST_EXTENSIONS)).filter((s) => s.status === "refused")) console.error(`extension ${refused.name} refused: ${refused.error}`);
       console.log(await runSimulateCommand(journeyPath, timelinePath));
     } catch (error) {
       console.error(error instanceof Error ? error.message : String(error));

@@ -2,12 +2,15 @@ import { mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { zodToJsonSchema } from "zod-to-json-schema";
 import { getNodeDefinition, listNodeDefinitions } from "../registry";
 import { executeNode } from "../registry.server";
 import { actionContext, fakeServices } from "../testing";
 import { defineExtension, defineNode, fail, output, PermanentError, retry, z } from "./index";
 import { extensionStatuses, loadExtensions } from "./loader.server";
 import { runNodeForTest } from "./testing";
+import { describeExtensionNodes } from "./describe.server";
+import { remoteNodeDefinition } from "./remote";
 
 const echo = defineNode({
   id: "test.echo",
@@ -118,5 +121,35 @@ export default defineExtension({ apiVersion: 1, nodes: [defineNode({ id: "acme.h
     const ctx = actionContext(fakeServices(), { user: { id: "u7", traits: {} } });
     expect(await executeNode("acme.hello", ctx, { text: "hey" }, 1)).toEqual({ output: "said", detail: { said: "hey u7" } });
     expect(await executeNode("acme.hello", ctx, { greeting: "yo" }, 2)).toEqual({ output: "said", detail: { said: "yo u7" } });
+  });
+});
+
+describe("the browser's copy of an extension node", () => {
+  it("rebuilds a config schema that accepts and refuses what the real one does", async () => {
+    const [descriptor] = describeExtensionNodes().filter((d) => d.type === "acme.hello");
+    expect(descriptor).toMatchObject({ type: "acme.hello", version: 2, category: "custom", outputs: [{ id: "said" }, { id: "failed" }] });
+    const remote = remoteNodeDefinition(descriptor);
+    const real = getNodeDefinition("acme.hello")!;
+    for (const sample of [{ greeting: "hi" }, {}, { greeting: 3 }, { greeting: "hi", extra: true }, null]) {
+      expect(remote.config.safeParse(sample).success, JSON.stringify(sample)).toBe(real.config.safeParse(sample).success);
+    }
+  });
+
+  it("keeps bounds, enums, lists, maps, defaults and optional fields", () => {
+    const schema = z.object({
+      url: z.string().url(),
+      n: z.number().int().min(1).max(5).default(2),
+      mode: z.enum(["a", "b"]),
+      tags: z.array(z.string().min(1)).max(2),
+      headers: z.record(z.string()),
+      note: z.string().optional(),
+      maybe: z.string().nullable(),
+    });
+    const node = defineNode({ id: "test.shape", version: 1, title: { en: "S", zh: "S" }, description: { en: "S", zh: "S" }, icon: "S", config: schema, defaults: {}, outputs: [{ id: "ok", label: { en: "OK", zh: "好" } }], run: async () => output("ok") });
+    const remote = remoteNodeDefinition({ type: node.id, version: 1, category: "custom", label: node.title, description: node.description, icon: node.icon, outputs: node.outputs, defaults: {}, hints: {}, schema: zodToJsonSchema(schema, { target: "jsonSchema7", $refStrategy: "none", effectStrategy: "input" }) as Record<string, unknown> });
+    const good = { url: "https://x.example", mode: "a", tags: ["t"], headers: { A: "1" }, maybe: null };
+    const samples = [good, { ...good, n: 0 }, { ...good, n: 6 }, { ...good, n: 2.5 }, { ...good, mode: "c" }, { ...good, tags: ["a", "b", "c"] }, { ...good, tags: [""] }, { ...good, url: "nope" }, { ...good, headers: { A: 1 } }, { ...good, note: 3 }, { ...good, maybe: undefined }];
+    for (const sample of samples) expect(remote.config.safeParse(sample).success, JSON.stringify(sample)).toBe(schema.safeParse(sample).success);
+    expect(remote.config.parse(good)).toEqual(schema.parse(good));
   });
 });

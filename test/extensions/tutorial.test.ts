@@ -3,6 +3,8 @@ import { getNodeDefinition } from "../../nodes/registry";
 import { extensionStatuses } from "../../nodes/extension/loader.server";
 import type { AppServices } from "../../app/services.server";
 import type { EmbeddedEngine } from "../../workflows/embedded/engine.server";
+import { ExtensionSettingsError, extensionsView, saveExtensionSecret } from "../../app/extensions/settings.server";
+import { ensureDefaultWorkspace } from "../../app/lib/accounts.server";
 import { createTestDb, type TestDb } from "../support/db";
 import { couponNodeEvents, instanceStatuses, runCouponJourney, runTutorialTest, startCouponService, startWithTutorial, tutorialBlocks, writeTutorial, type CouponService } from "./tutorial-support";
 
@@ -54,4 +56,23 @@ it("step 4: loaded through WAYPOST_EXTENSIONS, the node runs in a journey on the
     { user_id: "u-second", kind: "left", output: "none_left" },
   ]);
   expect(await instanceStatuses(services, journeyId)).toEqual(["completed", "completed"]);
+});
+
+it("Settings › Extensions refuses secrets no loaded node declares, naming the field, and changes nothing", async () => {
+  const workspace = await ensureDefaultWorkspace(services.db);
+  const before = await extensionsView(services, workspace.id);
+  const attempt = (input: { nodeType: unknown; name: unknown; value: unknown }) =>
+    saveExtensionSecret(services, { workspaceId: workspace.id, operatorId: null, remove: false, ...input }).then(
+      () => null,
+      (error: unknown) => (error instanceof ExtensionSettingsError ? [error.field, error.message] : error),
+    );
+  expect(await attempt({ nodeType: "acme.nope", name: "apiKey", value: "x" })).toEqual(["nodeType", 'nodeType: "acme.nope" is not a node type of a loaded extension']);
+  expect(await attempt({ nodeType: "core.push", name: "apiKey", value: "x" })).toEqual(["nodeType", 'nodeType: "core.push" is not a node type of a loaded extension']);
+  // The webhook is written on the public API too; it declares no secrets.
+  expect(await attempt({ nodeType: "example.webhook", name: "apiKey", value: "x" })).toEqual(["name", 'name: "example.webhook" declares no secret "apiKey"']);
+  expect(await attempt({ nodeType: "acme.coupon", name: "password", value: "x" })).toEqual(["name", 'name: "acme.coupon" declares no secret "password"']);
+  expect(await attempt({ nodeType: "acme.coupon", name: "apiKey", value: "" })).toEqual(["value", "value: enter the secret (or remove it)"]);
+  expect(await attempt({ nodeType: "acme.coupon", name: "apiKey", value: "x".repeat(4097) })).toEqual(["value", "value: at most 4096 characters"]);
+  expect(await extensionsView(services, workspace.id)).toEqual(before);
+  expect(before.extensions[0].nodes[0].secrets).toEqual([{ name: "apiKey", label: { en: "Coupon service API key", zh: "优惠券服务 API 密钥" }, set: true }]);
 });
