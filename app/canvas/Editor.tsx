@@ -319,8 +319,13 @@ function EditorScreen({ journey: initial, workspaceTimezone, canEdit, canPause =
   const reload = async () => show(await utils.journeys.get.fetch({ id: journey.id }, { staleTime: 0 }));
 
   const toggleStatus = async () => {
-    if (journey.status === "live") await pause.mutateAsync({ id: journey.id });
-    else await resume.mutateAsync({ id: journey.id });
+    try {
+      if (journey.status === "live") await pause.mutateAsync({ id: journey.id });
+      else await resume.mutateAsync({ id: journey.id });
+    } catch {
+      // Someone changed the status meanwhile (409) or the role changed (403): show what is true now.
+      say(t("permissions:statusRefused"), "error");
+    }
     await reload();
   };
 

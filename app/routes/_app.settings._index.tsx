@@ -1,7 +1,7 @@
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { apiKeyScopes, type ApiKeyScope } from "../../db/schema";
-import { scopesForRole } from "../lib/permissions";
+import { roleMay, scopesForRole } from "../lib/permissions";
 import { trpc } from "../trpc/client";
 
 const kinds = ["write", "secret"] as const;
@@ -10,8 +10,10 @@ const roleOptions = ["marketer", "developer", "admin"] as const;
 export default function SettingsPage() {
   const { t, i18n } = useTranslation();
   const me = trpc.settings.me.useQuery();
-  const canManageKeys = me.data && me.data.role !== "marketer";
-  const isAdmin = me.data?.role === "admin";
+  // Sections follow the permission table (the procedures behind them check again).
+  const canManageKeys = me.data ? roleMay(me.data.role, "apiKeys.manage") : false;
+  const isAdmin = me.data ? roleMay(me.data.role, "operators.manage") : false;
+  const canReadAudit = me.data ? roleMay(me.data.role, "auditLog.read") : false;
   const date = (value: Date | string | null) => (value ? new Date(value).toLocaleString(i18n.language) : t("settings.never"));
   return (
     <>
@@ -37,7 +39,7 @@ export default function SettingsPage() {
       {canManageKeys ? <p className="card"><a href="/settings/extensions" data-testid="extensions-settings-link">{t("extensions:link")}</a></p> : null}
       {canManageKeys && me.data ? <ApiKeys date={date} role={me.data.role} /> : null}
       {isAdmin ? <Team /> : null}
-      {isAdmin ? <Audit date={date} /> : null}
+      {canReadAudit ? <Audit date={date} /> : null}
     </>
   );
 }
