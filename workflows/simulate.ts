@@ -19,7 +19,10 @@ import {
   type InstanceState,
   type NodeRecord,
 } from "./interpreter";
-import { isValidZone, nextTimeOfDay, parseHhMm, resolveZone, toLocal } from "./time";
+import { isValidZone } from "./time";
+import { decideMessage, normaliseContent } from "../nodes/channels/policies/decide";
+import type { ConsentMap, Suppression } from "../nodes/channels/policies/consent";
+import { policySettingsSchema, type PolicySettings } from "../nodes/channels/policies/settings";
 
 /**
  * Virtual-clock simulator: runs a journey for given users over a timeline of events with no
@@ -44,6 +47,12 @@ export interface SimUser {
   timezone?: string | null;
   /** Segments the user belongs to (for schedule triggers). */
   segments?: string[];
+  /** Consent per channel and category, as stored on the profile (users.consent). */
+  consent?: ConsentMap;
+  /** Suppression-list entries per channel (unsubscribed, bounced...). */
+  suppressions?: Partial<Record<MessageChannel, Suppression[]>>;
+  /** Whether the user can be reached on a channel (a device token, a phone, an email); default yes. */
+  reachable?: Partial<Record<MessageChannel, boolean>>;
 }
 
 export interface TimelineEntry {
@@ -83,6 +92,12 @@ export interface SimulateInput {
   versions?: Array<{ at: TimeInput; document: unknown }>;
   /** Simulated quiet hours in the user's zone for marketing messages (e.g. 21:00–08:00). */
   quietHours?: { start: string; end: string };
+  /**
+   * The workspace's sending policies (consent rules, quiet hours, frequency caps). Messages then
+   * take the engine's own decision (nodes/channels/policies/decide.ts). Without it: no quiet
+   * hours (unless `quietHours`), consent needed nowhere, no caps.
+   */
+  policies?: PolicySettings;
 }
 
 export interface MessageTrace {
@@ -92,8 +107,10 @@ export interface MessageTrace {
   channel: MessageChannel;
   category: string;
   at: string;
-  status: "sent" | "failed";
+  /** `deferred`: held by quiet hours until `until`, when it is tried again. */
+  status: "sent" | "failed" | "deferred";
   reason?: string;
+  until?: string;
   attempt: number;
   content: Record<string, string>;
   errors: Record<string, string>;
@@ -256,7 +273,9 @@ export function simulate(input: SimulateInput): Trace {
   const until = input.until !== undefined ? toEpoch(input.until) : lastAt + 366 * DAY;
   if (!Number.isFinite(start)) throw new SimulationError("give a start time or at least one timeline entry");
 
-  const users = new Map(input.users.map((u) => [u.id, { id: u.id, traits: { ...(u.traits ?? {}) }, timezone: u.timezone ?? null, segments: u.segments ?? [] }]));
+  const users = new Map<string, SimUser & { traits: Record<string, unknown>; timezone: string | null; segments: string[] }>(
+    input.users.map((u) => [u.id, { ...u, traits: { ...(u.traits ?? {}) }, timezone: u.timezone ?? null, segments: u.segments ?? [] }]),
+  );
   for (const e of timeline) {
     if (!users.has(e.userId)) users.set(e.userId, { id: e.userId, traits: {}, timezone: null, segments: [] });
   }
@@ -287,23 +306,39 @@ export function simulate(input: SimulateInput): Trace {
   const outcomeFor = (nodeId: string, userId: string, attempt: number) =>
     input.actionOutcomes?.find((o) => o.nodeId === nodeId && (o.userId === undefined || o.userId === userId) && (o.attempt === undefined || o.attempt === attempt));
 
-  const userZone = (userId: string, program: JourneyProgram) => {
-    const u = users.get(userId)!;
-    const given = u.timezone ?? (typeof u.traits.timezone === "string" ? u.traits.timezone : null);
-    return resolveZone(given, isValidZone(program.settings.timezone) ? program.settings.timezone : workspaceTimezone).zone;
-  };
+  // Without the workspace's policies: nothing is refused for consent and nothing is capped, so
+  // scenarios that do not state policies behave as before; quiet hours only when given.
+  const policies: PolicySettings =
+    input.policies ??
+    policySettingsSchema.parse({
+      marketingConsent: { push: "opt-out", sms: "opt-out", email: "opt-out" },
+      quietHours: input.quietHours ? { enabled: true, start: input.quietHours.start, end: input.quietHours.end } : { enabled: false },
+      frequencyCaps: [],
+    });
+  /** Frequency-cap counters, as the engine keeps them per user, cap and local period. */
+  const capCounts = new Map<string, number>();
 
-  const inQuietHours = (userId: string, program: JourneyProgram, now: number): number | null => {
-    if (!input.quietHours) return null;
-    const zone = userZone(userId, program);
-    const local = toLocal(now, zone);
-    const minutes = local.hour * 60 + local.minute;
-    const s = parseHhMm(input.quietHours.start);
-    const e = parseHhMm(input.quietHours.end);
-    const startM = s.hour * 60 + s.minute;
-    const endM = e.hour * 60 + e.minute;
-    const inside = startM <= endM ? minutes >= startM && minutes < endM : minutes >= startM || minutes < endM;
-    return inside ? nextTimeOfDay(now, zone, [input.quietHours.end], []) : null;
+  /** The engine's policy decision for one message (consent, quiet hours, length, caps). */
+  const decidePolicies = (inst: SimInstance, channel: MessageChannel, config: { category?: string; quietHours?: "defer" | "skip"; truncate?: boolean }, fields: Record<string, string>, now: number): ActionResult => {
+    const u = users.get(inst.userId)!;
+    const category = config.category === "transactional" ? "transactional" : "marketing";
+    const decision = decideMessage(
+      { channel, category, quietHours: config.quietHours, content: normaliseContent(fields), truncate: config.truncate },
+      {
+        addresses: u.reachable?.[channel] === false ? 0 : 1,
+        consent: u.consent ?? {},
+        suppressions: u.suppressions?.[channel] ?? [],
+        timezone: u.timezone ?? (typeof u.traits.timezone === "string" ? u.traits.timezone : null),
+      },
+      { settings: policies, workspaceZone: workspaceTimezone },
+      new Date(now),
+    );
+    if (decision.kind === "fail") return { output: "failed", detail: { reason: decision.reason } };
+    if (decision.kind === "defer") return { deferUntil: decision.until.getTime(), reason: decision.reason };
+    const keys = decision.caps.map((c) => ({ key: `${inst.userId}|${c.capKey}|${c.windowStart}`, limit: c.cap.limit }));
+    if (keys.some((k) => (capCounts.get(k.key) ?? 0) >= k.limit)) return { output: "failed", detail: { reason: "frequency_capped" } };
+    for (const k of keys) capCounts.set(k.key, (capCounts.get(k.key) ?? 0) + 1);
+    return { output: "sent" };
   };
 
   /** The simulated side effect of a `run` command. */
@@ -319,6 +354,23 @@ export function simulate(input: SimulateInput): Trace {
     else if (forced) result = { output: forced.result, detail: forced.reason ? { reason: forced.reason } : {} };
     else result = defaultResult(inst, cmd, now, preview);
 
+    if (node.channel && "deferUntil" in result) {
+      const config = cmd.config as { category?: string };
+      inst.trace.messages.push({
+        userId: inst.userId,
+        instanceId: inst.state!.instanceId,
+        nodeId: cmd.nodeId,
+        channel: node.channel,
+        category: config.category ?? "marketing",
+        at: iso(now),
+        status: "deferred",
+        reason: result.reason,
+        until: iso(result.deferUntil),
+        attempt: cmd.attempt,
+        content: preview?.fields ?? {},
+        errors: preview?.errors ?? {},
+      });
+    }
     if (node.channel && "output" in result) {
       const config = cmd.config as { category?: string };
       const sent = result.output === "sent";
@@ -359,14 +411,7 @@ export function simulate(input: SimulateInput): Trace {
   const defaultResult = (inst: SimInstance, cmd: Extract<Command, { type: "run" }>, now: number, preview?: PreviewResult): ActionResult => {
     const node = inst.program.nodes[cmd.nodeId];
     if (preview && Object.keys(preview.errors).length > 0) return { output: "failed", detail: { reason: "template_error" } };
-    if (node.channel) {
-      const config = cmd.config as { category?: string; quietHours?: "defer" | "skip" };
-      const quietEnd = config.category === "transactional" ? null : inQuietHours(inst.userId, inst.program, now);
-      if (quietEnd !== null) {
-        return config.quietHours === "skip" ? { output: "failed", detail: { reason: "quiet_hours" } } : { deferUntil: quietEnd, reason: "quiet_hours" };
-      }
-      return { output: "sent" };
-    }
+    if (node.channel) return decidePolicies(inst, node.channel, cmd.config as { category?: string; quietHours?: "defer" | "skip" }, preview?.fields ?? {}, now);
     if (cmd.nodeType === "core.update-user") {
       const u = users.get(inst.userId)!;
       u.traits = applyUserOperations(u.traits, (cmd.config as { operations: UserOperation[] }).operations);

@@ -9,7 +9,7 @@ import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../../db/client";
 import type { SendMessageRequest, SendMessageResponse } from "../runtime";
 import { applyLengthRules, type LengthIssue } from "./limits";
-import { decideMessage, TRUNCATE_BY_DEFAULT } from "./policies/decide";
+import { decideMessage, normaliseContent, TRUNCATE_BY_DEFAULT } from "./policies/decide";
 import { RateLimiter } from "./policies/rate-limit";
 import type { PolicySettings } from "./policies/settings";
 import {
@@ -123,26 +123,6 @@ export interface MessagingService {
   rateLimiter: RateLimiter;
 }
 
-
-/** Accepts both the structured content and the node runtime's flat field map. */
-export function normaliseContent(input: RenderedContent | Record<string, unknown>): RenderedContent {
-  const out: RenderedContent = {};
-  const params: Record<string, string> = {};
-  const data: Record<string, string> = {};
-  for (const [key, value] of Object.entries(input)) {
-    if (value === undefined || value === null) continue;
-    if (key === "templateParams" || key === "data") {
-      for (const [k, v] of Object.entries(value as Record<string, unknown>)) (key === "data" ? data : params)[k] = String(v);
-    } else if (key.startsWith("param.")) params[key.slice(6)] = String(value);
-    else if (key.startsWith("data.")) data[key.slice(5)] = String(value);
-    else if (["title", "body", "subject", "html", "text", "templateCode", "signName", "imageUrl", "deepLink"].includes(key)) {
-      (out as Record<string, string>)[key] = String(value);
-    }
-  }
-  if (Object.keys(params).length) out.templateParams = params;
-  if (Object.keys(data).length) out.data = data;
-  return out;
-}
 
 export function createMessagingService(deps: MessagingDeps): MessagingService {
   const db = deps.db;

@@ -6,7 +6,8 @@ import { executeNode } from "../../nodes/registry.server";
 import type { ActionContext, ActionResult, FetchLike, SendMessageRequest, SendMessageResponse } from "../../nodes/runtime";
 import type { ActionOutcome } from "../../workflows/simulate";
 import { MESSAGE_DELIVERED_EVENT, MESSAGE_FAILED_EVENT } from "../../workflows/interpreter";
-import { isValidZone, nextTimeOfDay, parseHhMm, resolveZone, toLocal } from "../../workflows/time";
+import { decideMessage } from "../../nodes/channels/policies/decide";
+import { policySettingsSchema } from "../../nodes/channels/policies/settings";
 import type { EntryDecisionEvent } from "../../workflows/embedded/engine.server";
 import { createHarness, type EngineHarness } from "../engine/support";
 import { createTestDb, testDatabaseKind, type TestDb } from "../support/db";
@@ -41,19 +42,22 @@ async function runScenario(scenario: Scenario, db: TestDb) {
   const outcomeFor = (nodeId: string, userId: string, attempt: number): ActionOutcome | undefined =>
     scenario.actionOutcomes?.find((o) => o.nodeId === nodeId && (o.userId === undefined || o.userId === userId) && (o.attempt === undefined || o.attempt === attempt));
 
-  /** The simulator's quiet-hours rule, evaluated in the user's zone (journey/workspace fallback). */
-  const quietUntil = (ctx: ActionContext, journeyZone: string | undefined): number | null => {
-    if (!scenario.quietHours) return null;
-    const given = ctx.user.timezone ?? (typeof ctx.user.traits.timezone === "string" ? ctx.user.traits.timezone : null);
-    const zone = resolveZone(given, isValidZone(journeyZone) ? journeyZone : scenario.workspaceTimezone).zone;
-    const local = toLocal(ctx.now, zone);
-    const minutes = local.hour * 60 + local.minute;
-    const s = parseHhMm(scenario.quietHours.start);
-    const e = parseHhMm(scenario.quietHours.end);
-    const startM = s.hour * 60 + s.minute;
-    const endM = e.hour * 60 + e.minute;
-    const inside = startM <= endM ? minutes >= startM && minutes < endM : minutes >= startM || minutes < endM;
-    return inside ? nextTimeOfDay(ctx.now, zone, [scenario.quietHours.end], []) : null;
+  // Quiet hours as the send path decides them (policies/decide.ts), with the scenario's window.
+  const policies = policySettingsSchema.parse({
+    marketingConsent: { push: "opt-out", sms: "opt-out", email: "opt-out" },
+    quietHours: scenario.quietHours ? { enabled: true, ...scenario.quietHours } : { enabled: false },
+    frequencyCaps: [],
+  });
+  const quietUntil = (ctx: ActionContext, request: SendMessageRequest): number | null => {
+    const timezone = ctx.user.timezone ?? (typeof ctx.user.traits.timezone === "string" ? ctx.user.traits.timezone : null);
+    const decision = decideMessage(
+      // Asked as "defer" to learn when the window ends; the caller applies the node's skip/defer.
+      { channel: request.channel, category: request.category, quietHours: "defer", content: {} },
+      { addresses: 1, consent: {}, suppressions: [], timezone },
+      { settings: policies, workspaceZone: scenario.workspaceTimezone },
+      new Date(ctx.now),
+    );
+    return decision.kind === "defer" ? decision.until.getTime() : null;
   };
 
   const okFetch: FetchLike = async () => ({ status: 200, ok: true, text: async () => "ok" });
@@ -64,13 +68,12 @@ async function runScenario(scenario: Scenario, db: TestDb) {
     if (forced?.result === "retry") return { retry: { reason: forced.reason ?? "simulated" } };
     if (forced?.result === "defer") return { deferUntil: ctx.now + (forced.deferMs ?? 3_600_000), reason: forced.reason ?? "quiet_hours" };
     if (forced && !channel) return { output: forced.result, detail: forced.reason ? { reason: forced.reason } : {} };
-    const journeyZone = scenario.document.settings.timezone;
     const sendMessage = async (request: SendMessageRequest): Promise<SendMessageResponse> => {
       sends.push(request);
       if (forced) {
         if (forced.result !== "sent") return { status: "failed", reason: forced.reason ?? "simulated" };
-      } else if (request.category !== "transactional") {
-        const until = quietUntil(ctx, journeyZone);
+      } else {
+        const until = quietUntil(ctx, request);
         if (until !== null) return request.quietHours === "skip" ? { status: "failed", reason: "quiet_hours" } : { status: "deferred", deferUntil: until, reason: "quiet_hours" };
       }
       const messageId = `sim-${request.idempotencyKey}`;

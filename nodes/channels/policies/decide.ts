@@ -18,6 +18,26 @@ import type { FrequencyCap, PolicySettings } from "./settings";
 /** Push/email copy over the limit is cut, an SMS is refused (decision 0202). */
 export const TRUNCATE_BY_DEFAULT: Record<Channel, boolean> = { push: true, email: true, sms: false };
 
+/** Accepts both the structured content and the node runtime's flat field map. */
+export function normaliseContent(input: RenderedContent | Record<string, unknown>): RenderedContent {
+  const out: RenderedContent = {};
+  const params: Record<string, string> = {};
+  const data: Record<string, string> = {};
+  for (const [key, value] of Object.entries(input)) {
+    if (value === undefined || value === null) continue;
+    if (key === "templateParams" || key === "data") {
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) (key === "data" ? data : params)[k] = String(v);
+    } else if (key.startsWith("param.")) params[key.slice(6)] = String(value);
+    else if (key.startsWith("data.")) data[key.slice(5)] = String(value);
+    else if (["title", "body", "subject", "html", "text", "templateCode", "signName", "imageUrl", "deepLink"].includes(key)) {
+      (out as Record<string, string>)[key] = String(value);
+    }
+  }
+  if (Object.keys(params).length) out.templateParams = params;
+  if (Object.keys(data).length) out.data = data;
+  return out;
+}
+
 export interface PolicyMessage {
   channel: Channel;
   category: Category;
