@@ -9,6 +9,7 @@ import {
   generatePassword,
   hashPassword,
   login,
+  MAX_EMAIL_LENGTH,
   MAX_PASSWORD_LENGTH,
   PasswordHashBusyError,
   recordFailure,
@@ -85,7 +86,7 @@ export interface CreateOperatorInput {
 /** Creates an operator in a workspace; generates a password when none is given and returns it. */
 export async function createOperator(db: Db, input: CreateOperatorInput): Promise<{ id: string; email: string; password: string }> {
   const email = input.email.trim().toLowerCase();
-  if (!/^[^\s@]+@[^\s@]+$/.test(email)) throw new AccountError("invalid_email", `"${input.email}" is not an email address`, "email");
+  if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > MAX_EMAIL_LENGTH) throw new AccountError("invalid_email", `"${input.email.slice(0, 300)}" is not an email address`, "email");
   const password = input.password ?? generatePassword();
   const problem = passwordProblem(password);
   if (problem) throw new AccountError("weak_password", problem, "password");

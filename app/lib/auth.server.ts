@@ -8,6 +8,8 @@ import { apiKeys, loginThrottles, operators, sessions, workspaceMembers, type Ap
 
 export const SESSION_COOKIE = "waypost_session";
 
+export const MAX_EMAIL_LENGTH = 254;
+
 /** Longest password accepted: argon2 hashes any length, so a megabyte "password" would be free CPU for an attacker. */
 export const MAX_PASSWORD_LENGTH = 256;
 
@@ -266,16 +268,22 @@ export function login(db: Db, input: LoginInput): Promise<LoginResult> {
 
 async function attemptLogin(db: Db, input: LoginInput): Promise<LoginResult> {
   const { email, now } = input;
-  const keys: { scope: ThrottleScope; key: string }[] = [{ scope: "account", key: accountKey(email) }];
+  const keys: { scope: ThrottleScope; key: string }[] = [];
+  // No account has a longer email (RFC 5321), so a longer one is counted against the address only
+  // and never becomes a stored key.
+  if (email.length <= MAX_EMAIL_LENGTH) keys.push({ scope: "account", key: accountKey(email) });
   if (input.address) keys.push({ scope: "address", key: addressKey(input.address) });
   const lock = await activeLock(db, keys, now);
   if (lock) return { ok: false, reason: "locked", lock };
 
-  const [operator] = await db
-    .select({ id: operators.id, passwordHash: operators.passwordHash, disabledAt: operators.disabledAt })
-    .from(operators)
-    .where(eq(operators.email, email))
-    .limit(1);
+  const [operator] =
+    email.length <= MAX_EMAIL_LENGTH
+      ? await db
+          .select({ id: operators.id, passwordHash: operators.passwordHash, disabledAt: operators.disabledAt })
+          .from(operators)
+          .where(eq(operators.email, email))
+          .limit(1)
+      : [];
   let ok = false;
   // An over-long password cannot be right (none can be set), so it costs no hash.
   if (input.password.length <= MAX_PASSWORD_LENGTH) {

@@ -2,7 +2,7 @@ import { and, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createOperator, ensureDefaultWorkspace, signIn } from "../../app/lib/accounts.server";
 import { addressKey, createPasswordHasher, lockSeconds, PasswordHashBusyError, THROTTLE } from "../../app/lib/auth.server";
-import { auditLog } from "../../db/schema";
+import { auditLog, loginThrottles } from "../../db/schema";
 import { createTestDb, type TestDb } from "../support/db";
 
 const MINUTE = 60_000;
@@ -84,6 +84,14 @@ describe("sign-in throttling", () => {
     release();
     await holding;
     expect((await signIn(held, { email: "wang@example.com", password: "right-password-2", ttlHours: 1 })).ok).toBe(true);
+  });
+
+  it("counts an over-long email against the address only and stores no key for it", async () => {
+    const huge = `${"x".repeat(100_000)}@example.com`;
+    expect(await attempt(huge, "whatever", "192.0.2.77")).toMatchObject({ ok: false, reason: "invalid" });
+    const keys = await database.db.select({ key: loginThrottles.key }).from(loginThrottles);
+    expect(keys.map((k) => k.key)).toContain("ip:192.0.2.77");
+    expect(keys.every((k) => k.key.length < 300)).toBe(true);
   });
 
   it("counts IPv6 clients per /64 and IPv4-mapped addresses as IPv4", () => {
