@@ -12,8 +12,9 @@
  * 3. Reads, each cold (first run: new connection, pending rollup rows not yet folded) and warm
  *    (median of 5): `count(*)` of the journey's node events (the baseline); the canvas numbers
  *    (journeyStats); the same per version, for the last 7 days, per entry hour (a chart); the
- *    report's loss reasons, funnel and split counts; and, for comparison, the canvas numbers as
- *    they were read before the rollups (GROUP BY over the raw node events).
+ *    report's loss reasons, funnel and split counts; the report's raw-table queries (send hour in
+ *    the user's zone, return rates) for the last 7 days' users; and, for comparison, the canvas
+ *    numbers as they were read before the rollups (GROUP BY over the raw node events).
  *
  * Env: DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres), BENCH_EVENTS (default
  * 10,000,000), BENCH_KEEP=1 keeps the database. Target: canvas numbers under 300 ms warm.
@@ -21,7 +22,7 @@
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import postgres from "postgres";
-import { branchCounts, funnel, journeyStats, journeyStatsByVersion, lossReasons, rollupRows } from "../app/lib/analytics.server";
+import { branchCounts, funnel, journeyStats, journeyStatsByVersion, lossReasons, returnRates, rollupRows, sendHourConversions } from "../app/lib/analytics.server";
 import { createJourney } from "../app/lib/journeys.server";
 import { query, type Database } from "../db/client";
 import { buildJourney } from "../workflows/builder";
@@ -221,6 +222,9 @@ async function main(): Promise<void> {
         lossReasons(await rollupRows(db, j, {}, { kinds: ["message", "delivery"] }));
       }),
     ]);
+    const lastWeek = { from: START + SPAN_MS - 7 * DAY };
+    rows.push(["report: conversion by local send hour, last 7 days' users (raw)", await coldWarm(() => sendHourConversions(db, workspace.id, j, lastWeek))]);
+    rows.push(["report: return rates d1/d3/d7, last 7 days' users (raw)", await coldWarm(() => returnRates(db, workspace.id, j, lastWeek))]);
     rows.push([
       "before rollups: GROUP BY over the raw node events",
       await coldWarm(() =>

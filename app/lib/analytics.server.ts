@@ -1,4 +1,4 @@
-import { sql, type SQL } from "drizzle-orm";
+import { sql } from "drizzle-orm";
 import { query, type Db, type Tx } from "../../db/client";
 
 /**
@@ -621,4 +621,127 @@ export async function analyticsTotals(db: Db): Promise<{ tzFallbacks: Array<{ re
     if (late > 0) bump(r.channel, r.reason || "delivery_failed", late);
   }
   return { tzFallbacks: [...tz].map(([reason, n]) => ({ reason, n })), failures: [...failures.values()] };
+}
+
+// ---------------------------------------------------------------- report queries on the raw tables
+
+/**
+ * The period's instances, for the report queries the rollups cannot answer: they read node events
+ * by instance (primary-key prefix) and profiles / events by user, so their cost is the cohort's
+ * size, not the journey's history.
+ */
+function cohortInstances(workspaceId: string, journeyId: string, range: StatsRange) {
+  const { from, to } = cohortBounds(range);
+  return sql`select i.id, i.user_id, i.workspace_id, i.version_id from journey_instances i
+             where i.journey_id = ${journeyId}::uuid and i.workspace_id = ${workspaceId}::uuid
+               ${range.versionId ? sql`and i.version_id = ${range.versionId}::uuid` : sql``}
+               ${from !== null ? sql`and i.entered_at >= ${iso(from)}::timestamptz` : sql``}
+               ${to !== null ? sql`and i.entered_at < ${iso(to)}::timestamptz` : sql``}`;
+}
+
+/**
+ * The zone names PostgreSQL knows, read once per process: `pg_timezone_names` parses the zone
+ * files on every read (seconds when cold), far more than the query that needs it.
+ */
+let knownZones: Promise<string[]> | null = null;
+function zoneNames(db: Db): Promise<string[]> {
+  knownZones ??= query<{ name: string }>(db, sql`select name from pg_timezone_names`).then(
+    (found) => found.map((r) => r.name),
+    (error: unknown) => {
+      knownZones = null;
+      throw error;
+    },
+  );
+  return knownZones;
+}
+
+export interface SendHourRow {
+  /** 0–23, the hour the message was sent in the user's own time zone. */
+  hour: number;
+  sent: number;
+  /** Of those, users who converted after the send (within the goal's window: conversions are only recorded inside it). */
+  converted: number;
+}
+
+/**
+ * Conversion by send hour in the users' local time: each successful send, bucketed by the hour
+ * on the user's clock (the profile's `timezone`, else `traits.timezone`; an unknown zone falls back
+ * to the journey's, then the workspace's zone, as the engine does — decision 0105). PostgreSQL's
+ * `AT TIME ZONE` applies each zone's DST rules at the send instant.
+ */
+export async function sendHourConversions(db: Db, workspaceId: string, journeyId: string, range: StatsRange = {}, options: { nodeId?: string } = {}): Promise<SendHourRow[]> {
+  const names = await zoneNames(db);
+  const found = await query<{ hour: number | string; sent: number | string; converted: number | string }>(
+    db,
+    sql`with zones as materialized (select unnest(${sql.param(names)}::text[]) as name),
+         inst as materialized (${cohortInstances(workspaceId, journeyId, range)}),
+         sends as (
+           select e.instance_id, e.user_id, e.at, inst.version_id from inst
+           join journey_node_events e on e.instance_id = inst.id
+           where e.kind = 'message' and e.message_status = 'sent'${options.nodeId ? sql` and e.node_id = ${options.nodeId}` : sql``}),
+         conversions as (
+           select e.instance_id, min(e.at) as at from inst
+           join journey_node_events e on e.instance_id = inst.id
+           where e.kind = 'conversion' and not coalesce((e.data ->> 'holdout')::boolean, false)
+           group by e.instance_id)
+        select extract(hour from s.at at time zone coalesce(uz.name, jz.name, wz.name, 'UTC'))::int as hour,
+               count(*) as sent, count(*) filter (where c.at >= s.at) as converted
+        from sends s
+        left join users u on u.workspace_id = ${workspaceId}::uuid and u.id = s.user_id
+        left join zones uz on uz.name = coalesce(u.timezone, u.traits ->> 'timezone')
+        left join journey_versions v on v.id = s.version_id
+        left join zones jz on jz.name = v.program -> 'settings' ->> 'timezone'
+        left join workspaces w on w.id = ${workspaceId}::uuid
+        left join zones wz on wz.name = w.timezone
+        left join conversions c on c.instance_id = s.instance_id
+        group by 1 order by 1`,
+  );
+  return found.map((r) => ({ hour: Number(r.hour), sent: Number(r.sent), converted: Number(r.converted) }));
+}
+
+export interface ReturnRates {
+  /** Users of the period who were sent a message (their first successful send counts). */
+  messaged: number;
+  /** Per day N: how many did the event (any tracked event, or the chosen one) within N days after that send. */
+  days: Array<{ day: number; returned: number; rate: number }>;
+}
+
+/**
+ * Return rate N days after a message: users with at least one event within (send, send + N days].
+ * "Any tracked event" leaves out the internal `$…` events (delivery reports, segment changes).
+ */
+export async function returnRates(
+  db: Db,
+  workspaceId: string,
+  journeyId: string,
+  range: StatsRange = {},
+  options: { days?: readonly number[]; event?: string; nodeId?: string } = {},
+): Promise<ReturnRates> {
+  const days = [...(options.days ?? [1, 3, 7])];
+  const match = options.event ? sql`ev.name = ${options.event}` : sql`ev.name not like '$%'`;
+  const found = await query<{ day: number | string | null; messaged: number | string; returned: number | string }>(
+    db,
+    sql`with inst as materialized (${cohortInstances(workspaceId, journeyId, range)}),
+         first_send as materialized (
+           select e.instance_id, e.user_id, min(e.at) as at from inst
+           join journey_node_events e on e.instance_id = inst.id
+           where e.kind = 'message' and e.message_status = 'sent'${options.nodeId ? sql` and e.node_id = ${options.nodeId}` : sql``}
+           group by e.instance_id, e.user_id)
+        select d.day, count(*) as messaged,
+               count(*) filter (where exists (
+                 select 1 from events ev
+                 where ev.workspace_id = ${workspaceId}::uuid and ev.user_id = f.user_id and ${match}
+                   and ev.timestamp > f.at and ev.timestamp <= f.at + d.day * interval '1 day')) as returned
+        from first_send f cross join unnest(${sql.param(days)}::int[]) as d(day)
+        group by d.day order by d.day`,
+  );
+  const messaged = Number(found[0]?.messaged ?? 0);
+  return {
+    messaged,
+    days: days.map((day) => {
+      const r = found.find((x) => Number(x.day) === day);
+      const returned = Number(r?.returned ?? 0);
+      return { day, returned, rate: rate(returned, messaged) };
+    }),
+  };
 }

@@ -125,6 +125,9 @@ describe.skipIf(!address)("Temporal mode: publish, send events over HTTP, read n
     const card = page.getByTestId("node-wait_order");
     expect(await card.getByTestId("port-count-happened").textContent()).toBe("0 · 0%");
     expect(await card.getByTestId("port-count-timed_out").textContent()).toBe(`${SIGNUPS - BUYERS} · 66.7%`);
+    // Every sign-up accounted for: the buyers left at the wait by the goal; the rest are at Exit, watched for it.
+    expect(await page.getByTestId("node-exits-wait_order").textContent()).toBe(`Left the journey here: goal ${BUYERS}`);
+    expect(await page.getByTestId("node-waiting-exit").textContent()).toBe(`${SIGNUPS - BUYERS} in the goal window`);
     const sms = stats.nodes.sms_hongbao.messages;
     expect(await page.getByTestId("node-stats-sms_hongbao").textContent()).toContain(`sent ${sms.sent} · delivered ${sms.delivered}`);
     await screenshot(page, "temporal-mode-canvas-analytics");
