@@ -15,6 +15,9 @@ export interface Issue {
   message: string;
 }
 
+/** drizzle's "Failed query: <sql>\nparams: <values>", or a stack frame. */
+const LEAKY = /Failed query|\nparams:|\n\s+at \S/;
+
 const MAX_ISSUES = 50;
 const MAX_PATH = 200;
 
@@ -43,7 +46,11 @@ export function formatTrpcError<Shape extends BaseShape>({ shape, error, path, i
   const { stack: _stack, ...data } = shape.data;
   const base = { ...shape, data: { ...data, issues: undefined as Issue[] | undefined, requestId: undefined as string | undefined } };
   if (error.code !== "INTERNAL_SERVER_ERROR") {
-    return error.code === "BAD_REQUEST" ? { ...base, data: { ...base.data, issues: issuesOf(error.cause) } } : base;
+    const shaped = error.code === "BAD_REQUEST" ? { ...base, data: { ...base.data, issues: issuesOf(error.cause) } } : base;
+    if (!LEAKY.test(error.message)) return shaped;
+    // A handler that mapped a database error to a 4xx with its message would still carry the SQL.
+    const requestId = logInternal(ctx?.services?.log, `trpc ${path ?? "?"}`, error);
+    return { ...shaped, message: `The request was refused (${error.code}); the details are in the server log under request id ${requestId}.`, data: { ...shaped.data, requestId } };
   }
   const fault = inputFault(error.cause ?? error, input);
   if (fault) {
