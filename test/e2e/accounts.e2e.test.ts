@@ -92,5 +92,17 @@ describe("accounts in the browser", () => {
     await login.waitForURL(/\/journeys/);
     await context.close();
     await theirs.context.close();
+
+    // The same pages in 简体中文.
+    const zh = await contextFor(admin);
+    const zhPage = await zh.context.newPage();
+    await zh.context.addCookies([{ name: "waypost_lang", value: "zh", url: app.url }]);
+    await zhPage.goto(`${app.url}/settings/team`);
+    expect(await zhPage.getByRole("heading", { level: 1 }).textContent()).toBe("团队");
+    await poll(() => zhPage.locator(`tr[data-email="${marketer.email}"]`).getByTestId("status").textContent()).toBe("正常");
+    await zhPage.goto(`${app.url}/settings/account`);
+    expect(await zhPage.getByRole("heading", { level: 1 }).textContent()).toBe("我的账号");
+    await screenshot(zhPage, "accounts-account-zh");
+    await zh.context.close();
   });
 });
