@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
@@ -47,6 +48,59 @@ export interface OpenDatabaseOptions {
 /** Defaults of the bounded waits (decision 1000): a restart makes requests fail fast and retryably. */
 type TimeoutName = "connectTimeoutMs" | "statementTimeoutMs" | "idleInTransactionTimeoutMs";
 export const DATABASE_TIMEOUTS: Readonly<Record<TimeoutName, number>> = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, idleInTransactionTimeoutMs: 60_000 };
+
+/**
+ * Work marked as background (the journey engine's worker) for PGlite's sake (decision 1002).
+ * PGlite runs in this thread and answers through promise continuations: a worker with hundreds of
+ * side effects in flight chains thousands of queries without ever returning to the event loop, and
+ * HTTP (even /healthz) went unanswered for as long as a backlog took to drain. Background queries
+ * now wait for a turn of the event loop, let every foreground query (requests) go first, and
+ * enter PGlite one at a time, so a request waits for at most one background statement or
+ * transaction. PostgreSQL needs none of this: the server runs queries in its own processes.
+ */
+const backgroundWork = new AsyncLocalStorage<true>();
+export function runInBackground<T>(work: () => Promise<T>): Promise<T> {
+  return backgroundWork.run(true, work);
+}
+
+function yieldToRequests(client: PGlite): void {
+  let foreground = 0;
+  let backgroundBusy = false;
+  let waiting: Array<() => void> = [];
+  const wake = () => {
+    const next = waiting;
+    waiting = [];
+    for (const resume of next) resume();
+  };
+  const wrap = (name: "query" | "exec" | "transaction") => {
+    const target = client as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
+    const original = target[name].bind(client);
+    target[name] = async (...args: unknown[]) => {
+      if (!backgroundWork.getStore()) {
+        foreground += 1;
+        try {
+          return await original(...args);
+        } finally {
+          foreground -= 1;
+          if (foreground === 0) wake();
+        }
+      }
+      // A macrotask turn: timers and sockets (new requests) run before this query.
+      await new Promise((resolve) => setImmediate(resolve));
+      while (foreground > 0 || backgroundBusy) await new Promise<void>((resolve) => waiting.push(resolve));
+      backgroundBusy = true;
+      try {
+        return await original(...args);
+      } finally {
+        backgroundBusy = false;
+        wake();
+      }
+    };
+  };
+  wrap("query");
+  wrap("exec");
+  wrap("transaction");
+}
 
 export const migrationsFolder = fileURLToPath(new URL("./migrations", import.meta.url));
 
@@ -109,6 +163,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
     lock?.release();
     throw error;
   }
+  yieldToRequests(client);
   const db = drizzlePglite(client, { schema }) as unknown as Db;
   const close = async () => {
     try {

@@ -5,6 +5,7 @@ import { authenticateKey, keyFromAuthorization } from "./keys.server";
 import { MAX_BATCH_BYTES, MAX_CALL_BYTES, batchEnvelopeSchema, callTypes, type CallType, type ItemResult } from "./payloads";
 import { takeTokens } from "./rate-limit.server";
 import { routed } from "./routing.server";
+import { engineBackpressure } from "./backpressure.server";
 import { engineEvents, enqueueSegmentSignals, storeCalls } from "./store.server";
 import { validateCall, zodErrors, type FieldError, type NormalizedCall } from "./validate.server";
 
@@ -186,6 +187,8 @@ export async function handleIngest(request: Request, services: AppServices, endp
     if (endpoint !== "batch") {
       const wait = takeTokens(services, auth.keyId, 1);
       if (wait !== null) return rateLimited(wait);
+      const behind = endpoint === "track" || endpoint === "page" || endpoint === "screen" ? engineBackpressure(services, auth.workspaceId) : null;
+      if (behind !== null) return engineBehind(behind);
       const result = validateCall(endpoint, body, { receivedAt, prefix: "", index: 0 });
       if (!result.ok) {
         const [first] = result.errors;
@@ -203,6 +206,9 @@ export async function handleIngest(request: Request, services: AppServices, endp
     }
     const wait = takeTokens(services, auth.keyId, parsed.data.batch.length);
     if (wait !== null) return rateLimited(wait);
+    const reachesJourneys = parsed.data.batch.some((item) => isRecord(item) && (item.type === "track" || item.type === "page" || item.type === "screen"));
+    const behind = reachesJourneys ? engineBackpressure(services, auth.workspaceId) : null;
+    if (behind !== null) return engineBehind(behind);
     // Awaited here so a failure inside is answered by the catch below, not by Remix.
     return await handleBatch(services, auth.workspaceId, body, parsed.data, text.length, receivedAt);
   } catch (error) {
@@ -212,6 +218,11 @@ export async function handleIngest(request: Request, services: AppServices, endp
     const requestId = logInternal(services.log, `ingest ${endpoint}`, error);
     return failure(503, "unavailable", "The event store is unavailable; resend the same calls (same messageIds) later.", { requestId }, { "retry-after": "5" });
   }
+}
+
+/** Backpressure (decision 1003): the workspace's journeys are behind; nothing of the request was stored. */
+function engineBehind(seconds: number): Response {
+  return failure(429, "engine_behind", `Journeys in this workspace are running behind; nothing was stored. Retry in ${seconds} s.`, {}, { "retry-after": String(seconds) });
 }
 
 function rateLimited(seconds: number): Response {

@@ -1,6 +1,6 @@
 import { v7 as uuidv7 } from "uuid";
 import { sql } from "drizzle-orm";
-import type { Db } from "../../db/client";
+import { runInBackground, type Db } from "../../db/client";
 import type { RuntimeLogger as Logger } from "../../nodes/runtime";
 import { executeNode } from "../../nodes/registry.server";
 import { createGuardedFetch } from "../../nodes/net/outbound.server";
@@ -105,6 +105,7 @@ export interface PassOptions {
 export const ENGINE_CHANNEL = "waypost_engine";
 const MIN_IDLE_MS = 5;
 const SCHEDULE_EVERY_MS = 1000;
+const CATCH_UP_REPORT_MS = 10_000;
 
 type Mode = "inline" | "background" | "pending";
 
@@ -123,6 +124,9 @@ class Engine implements EmbeddedEngine {
   private readonly zones = new WorkspaceZones();
   private readonly counters: EngineStats = { steps: 0, batches: 0, actions: 0, entries: 0, rejectedEntries: 0, eventsDelivered: 0, errors: 0 };
   private readonly batchSize: number;
+  private readonly pglite: boolean;
+  /** Catch-up reporting (the log says when the engine is behind, how far, how fast it drains). */
+  private catchUp: { since: number; steps: number; lastReport: number; lastSteps: number } | null = null;
   private readonly leaseMs: number;
   private readonly realNow: () => number;
   private readonly executor: ActionExecutor;
@@ -143,7 +147,10 @@ class Engine implements EmbeddedEngine {
     private readonly options: EmbeddedEngineOptions,
   ) {
     this.db = services.db;
-    this.batchSize = options.batchSize ?? 500;
+    // PGlite runs statements in this thread: smaller batches keep each transaction (during which a
+    // request's query waits) short (decision 1002).
+    this.pglite = services.database?.kind === "pglite";
+    this.batchSize = options.batchSize ?? (this.pglite ? 100 : 500);
     this.leaseMs = options.leaseMs ?? 60_000;
     this.realNow = options.realNow ?? Date.now;
     this.executor = options.executeAction ?? executeNode;
@@ -239,7 +246,8 @@ class Engine implements EmbeddedEngine {
     this.running = true;
     await this.listen();
     const lanes = Math.max(1, this.options.lanes ?? 2);
-    this.lanes = Array.from({ length: lanes }, (_, i) => this.lane(i));
+    // Background work: on PGlite, requests' queries go first (db/client.ts runInBackground).
+    this.lanes = Array.from({ length: lanes }, (_, i) => runInBackground(() => this.lane(i)));
   }
 
   async stop(): Promise<void> {
@@ -304,6 +312,7 @@ class Engine implements EmbeddedEngine {
         continue;
       }
       if (!this.running) break;
+      if (index === 0) await this.reportCatchUp(work > 0).catch(() => undefined);
       if (work > 0) {
         // Work comes in batches: wake the idle lanes to share it.
         if (idle > MIN_IDLE_MS) this.kick();
@@ -316,6 +325,44 @@ class Engine implements EmbeddedEngine {
       await this.idleWait(index === 0 ? idle : maxIdle * 30);
       idle = Math.min(idle * 2, maxIdle);
     }
+  }
+
+  /**
+   * While a lane keeps finding work for more than a few seconds the engine is catching up: every
+   * 10 s the log says how many timers are due, how late the oldest is and how fast it drains;
+   * and once when it has caught up.
+   */
+  private async reportCatchUp(busy: boolean): Promise<void> {
+    const real = this.realNow();
+    const steps = this.counters.steps;
+    if (!busy) {
+      if (this.catchUp && this.catchUp.lastReport > this.catchUp.since) {
+        const seconds = (real - this.catchUp.since) / 1000;
+        this.services.log?.info("journey engine caught up", { drainedSteps: steps - this.catchUp.steps, seconds: Math.round(seconds), stepsPerSecond: Math.round((steps - this.catchUp.steps) / Math.max(seconds, 0.001)) });
+      }
+      this.catchUp = null;
+      return;
+    }
+    if (!this.catchUp) {
+      this.catchUp = { since: real, steps, lastReport: real, lastSteps: steps };
+      return;
+    }
+    if (real - this.catchUp.lastReport < CATCH_UP_REPORT_MS) return;
+    const [row] = await rows<{ due: number | string; oldest: number | string | null }>(
+      this.db,
+      sql`select (select count(*) from (select 1 from journey_timers where wake_at <= ${iso(this.nowMs())}::timestamptz limit 1000000) d) as due,
+                 ${epochMs(sql`(select min(wake_at) from journey_timers)`)} as oldest`,
+    );
+    const oldest = toMs(row?.oldest ?? null);
+    const seconds = (real - this.catchUp.lastReport) / 1000;
+    this.services.log?.info("journey engine catching up", {
+      dueTimers: Number(row?.due ?? 0),
+      oldestDueSecondsLate: oldest === null ? 0 : Math.max(0, Math.round((this.nowMs() - oldest) / 1000)),
+      stepsPerSecond: Math.round((steps - this.catchUp.lastSteps) / Math.max(seconds, 0.001)),
+      busyForSeconds: Math.round((real - this.catchUp.since) / 1000),
+    });
+    this.catchUp.lastReport = real;
+    this.catchUp.lastSteps = steps;
   }
 
   private idleWait(ms: number): Promise<void> {
@@ -371,7 +418,7 @@ class Engine implements EmbeddedEngine {
       return;
     }
     if (mode === "background") {
-      const job = this.execute(outbox).catch((error) => {
+      const job = runInBackground(() => this.execute(outbox)).catch((error) => {
         // The rows stay leased; another pass takes them when the lease runs out.
         this.counters.errors += 1;
         this.services.log?.error("side effects failed", { error: error instanceof Error ? error.message : String(error) });
@@ -509,7 +556,7 @@ class Engine implements EmbeddedEngine {
         this.db,
         outbox.filter((r) => !r.user).map((r) => ({ workspaceId: r.workspaceId, userId: r.command.userId })),
       );
-      const results = await mapLimit(outbox, this.options.actionConcurrency ?? 200, async (row) => ({
+      const results = await mapLimit(outbox, this.options.actionConcurrency ?? (this.pglite ? 20 : 200), async (row) => ({
         row,
         result: await this.runAction(row, users),
       }));
