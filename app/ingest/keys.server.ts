@@ -8,8 +8,8 @@ import type { AppServices } from "../services.server";
 /**
  * API-key authentication for the REST endpoints: HTTP Basic with the key as user name (what
  * Segment's libraries send), `Authorization: Bearer <key>`, or a `writeKey` in the body.
- * Verified keys are cached for a few seconds so ingestion does not pay a lookup per request;
- * a revoked key stops working within KEY_CACHE_MS.
+ * Verified write keys are cached for a few seconds so ingestion does not pay a lookup per request
+ * (a revoked write key stops working within KEY_CACHE_MS); secret keys are read on every call.
  */
 
 export const KEY_CACHE_MS = 10_000;
@@ -63,8 +63,7 @@ export function keyFromAuthorization(header: string | null): string | undefined 
 
 /**
  * A live key of this kind, with its scope and its creator's current role: a creator who was
- * deactivated or left the workspace leaves the key with no rights beyond a write key's (decision
- * 0741). Role changes reach cached keys within KEY_CACHE_MS.
+ * deactivated or left the workspace leaves a secret key with no rights (decision 0741).
  */
 async function verifyKey(db: Db, key: string, kind: ApiKeyKind): Promise<KeyAuth | null> {
   if (!key.startsWith(`wp_${kind}_`)) return null;
@@ -93,13 +92,17 @@ export async function authenticateKey(services: AppServices, key: string | undef
   const state = runtime(services);
   const cacheKey = `${kind}:${sha256(key)}`;
   const now = Date.now();
-  const cached = state.cache.get(cacheKey);
+  // Only write keys are cached (ingestion volume). A secret key is read with its creator's role on
+  // every management call, so a revocation, role change or deactivation applies to the next one.
+  const cached = kind === "write" ? state.cache.get(cacheKey) : undefined;
   let result: CachedKey["result"];
   if (cached && cached.expiresAt > now) result = cached.result;
   else {
     result = await verifyKey(services.db, key, kind);
-    if (state.cache.size >= MAX_CACHED) state.cache.clear();
-    state.cache.set(cacheKey, { result, expiresAt: now + KEY_CACHE_MS });
+    if (kind === "write") {
+      if (state.cache.size >= MAX_CACHED) state.cache.clear();
+      state.cache.set(cacheKey, { result, expiresAt: now + KEY_CACHE_MS });
+    }
   }
   if (result && (state.lastUsed.get(result.keyId) ?? 0) < now - LAST_USED_EVERY_MS) {
     state.lastUsed.set(result.keyId, now);

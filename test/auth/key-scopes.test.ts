@@ -3,7 +3,6 @@ import { TRPCError } from "@trpc/server";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { query } from "../../db/client";
 import type { Role } from "../../db/schema";
-import { clearKeyCache } from "../../app/ingest/keys.server";
 import type { SessionInfo } from "../../app/lib/auth.server";
 import { createCallerFactory } from "../../app/trpc/init.server";
 import { appRouter } from "../../app/trpc/router.server";
@@ -12,8 +11,8 @@ import { startTestApp, type TestApp } from "../support/app";
 /**
  * API keys are never wider than their creator (issue 13, item 3): creating a wider scope is
  * refused with 403; a developer who may not erase users in the UI cannot erase them with a key
- * either; a creator's lowered role or deactivation narrows their secret keys at once (after the
- * key cache); write keys keep sending events (decision 0741).
+ * either; a creator's lowered role or deactivation narrows their secret keys on the very next call (no
+ * cache for secret keys); write keys keep sending events (decision 0741).
  */
 describe("API key scopes", () => {
   let app: TestApp;
@@ -83,7 +82,6 @@ describe("API key scopes", () => {
     expect(await userExists("erase-me")).toBe(false);
 
     await query(app.services.db, sql`update workspace_members set role = 'developer' where operator_id = ${ada.operatorId}::uuid`);
-    clearKeyCache(app.services);
     const demoted = await rest("DELETE", "/api/v1/users/keep-me", key);
     expect(demoted.status).toBe(403);
     expect(demoted.body.error?.message).toBe("This key may do no more than its creator, who is now a developer; users.erase needs the admin role.");
@@ -91,7 +89,6 @@ describe("API key scopes", () => {
     expect((await rest("GET", "/api/v1/users/keep-me", key)).status).toBe(200);
 
     await query(app.services.db, sql`update operators set disabled_at = now() where id = ${ada.operatorId}::uuid`);
-    clearKeyCache(app.services);
     const gone = await rest("GET", "/api/v1/users/keep-me", key);
     expect(gone.status).toBe(403);
     expect(gone.body.error?.message).toContain("was deactivated or left the workspace");
@@ -101,7 +98,6 @@ describe("API key scopes", () => {
     const leaving = sessions.get("leaving@example.com")!;
     const write = (await as("leaving@example.com").settings.createApiKey({ kind: "write", name: "ios" })).key;
     await query(app.services.db, sql`update operators set disabled_at = now() where id = ${leaving.operatorId}::uuid`);
-    clearKeyCache(app.services);
     expect((await rest("POST", "/api/v1/track", write, { userId: "keep-me", event: "app_opened" })).status).toBe(200);
   });
 });

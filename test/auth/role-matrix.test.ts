@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { query } from "../../db/client";
 import type { Role } from "../../db/schema";
 import { openApiDocument } from "../../app/api/openapi.server";
-import { clearKeyCache, createScopedApiKey } from "../../app/ingest/keys.server";
+import { createScopedApiKey } from "../../app/ingest/keys.server";
 import { createApiKey, openSession, SESSION_COOKIE } from "../../app/lib/auth.server";
 import { createJourney, publishJourney } from "../../app/lib/journeys.server";
 import { isAction, keyMay, restRoutes, roleMay, type Action, type KeyHolder, type RestMethod } from "../../app/lib/permissions";
@@ -75,7 +75,6 @@ describe("role matrix: every procedure and route × anonymous, roles and key sco
     const leaverKey = await key("secret", "full", leaver.id);
     await query(db, sql`update workspace_members set role = 'developer' where operator_id = ${demoted.id}::uuid`);
     await query(db, sql`update operators set disabled_at = now() where id = ${leaver.id}::uuid`);
-    clearKeyCache(app.services);
     identities.push({ name: "full, creator now developer", kind: "key", key: demotedKey, holder: holder("secret", "full", "developer") });
     identities.push({ name: "full, creator deactivated", kind: "key", key: leaverKey, holder: holder("secret", "full", null) });
     // A CLI-made key (no creator): bounded by its scope alone.
