@@ -25,11 +25,11 @@ import { changed, fingerprint, settled, type Fingerprint } from "./state";
  * answer: status < 500; no SQL, stack or server path in the body; and when the request was
  * refused (4xx), every table's fingerprint is unchanged.
  *
- * WAYPOST_FUZZ_RUNS (inputs per route/procedure, default 6) and WAYPOST_FUZZ_SEED make deeper
+ * WAYPOST_FUZZ_RUNS (inputs per route/procedure, default 5) and WAYPOST_FUZZ_SEED make deeper
  * or different local runs: `WAYPOST_FUZZ_RUNS=100 npx vitest run test/fuzz`.
  */
 
-const RUNS = Number(process.env.WAYPOST_FUZZ_RUNS ?? 6);
+const RUNS = Number(process.env.WAYPOST_FUZZ_RUNS ?? 5);
 const SEED = Number(process.env.WAYPOST_FUZZ_SEED ?? 20261203);
 
 /** What must never reach a client: drizzle's "Failed query"/"params:", stack frames, server paths (public /build/ assets are fine). */
