@@ -140,12 +140,13 @@ export class ScopeTooWideError extends Error {
 export async function createScopedApiKey(
   db: Db,
   input: { workspaceId: string; kind: ApiKeyKind; name: string; scope: ApiKeyScope; createdBy: string; role: Role },
-): Promise<CreatedApiKey & { scope: ApiKeyScope }> {
+): Promise<CreatedApiKey & { scope: ApiKeyScope | null }> {
   const wider = widerThanRole(input.kind, input.scope, input.role);
   if (wider.length > 0) throw new ScopeTooWideError(input.role, input.scope, wider);
   return db.transaction(async (tx) => {
     const created = await createApiKey(tx as unknown as Db, { workspaceId: input.workspaceId, kind: input.kind, name: input.name, createdBy: input.createdBy });
-    await tx.update(apiKeys).set({ scope: input.scope }).where(eq(apiKeys.id, created.id));
-    return { ...created, scope: input.scope };
+    // A write key's scope is never consulted: it keeps the column default.
+    if (input.kind === "secret") await tx.update(apiKeys).set({ scope: input.scope }).where(eq(apiKeys.id, created.id));
+    return { ...created, scope: input.kind === "secret" ? input.scope : null };
   });
 }
