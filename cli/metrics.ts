@@ -23,6 +23,7 @@ export interface Metrics {
 function routeGroup(path: string): string {
   if (path === "/metrics") return "metrics";
   if (path === "/healthz") return "healthz";
+  if (path === "/readyz") return "readyz";
   if (path.startsWith("/api/trpc")) return "trpc";
   if (path.startsWith("/api/v1/")) return "api_v1";
   if (path.startsWith("/build/") || /\.[a-z0-9]+$/i.test(path)) return "static";
@@ -66,6 +67,10 @@ export function createMetrics(services: AppServices): Metrics {
   gauge("waypost_engine_steps_last_minute", "Interpreter steps in the last minute of journey time, from node events.", (h) => h.stepsLastMinute);
   gauge("waypost_engine_failures_last_hour", "Steps that failed finally in the last hour (left by failed, or ended as failed).", (h) => h.failuresLastHour);
   gauge("waypost_engine_active_instances", "Instances inside journeys now.", (h) => h.activeInstances);
+  // The alert threshold beside the lag (decision 1003): alert on waypost_engine_lag_alert == 1, or compare the two.
+  const threshold = services.config.WAYPOST_ENGINE_LAG_ALERT_SECONDS;
+  new Gauge({ name: "waypost_engine_lag_alert_threshold_seconds", help: "Engine lag above which /readyz fails and waypost_engine_lag_alert is 1 (WAYPOST_ENGINE_LAG_ALERT_SECONDS; 0 = off).", registers: [registry] }).set(threshold);
+  gauge("waypost_engine_lag_alert", "1 when the oldest due timer is later than the alert threshold, else 0.", (h) => (threshold > 0 && h.oldestDueLagMs / 1000 > threshold ? 1 : 0));
 
   // Totals from the analytics rollups (docs/analytics.md), read at scrape time like the gauges
   // above: every process reports the same engine-wide counts. A total can go down only when
