@@ -109,6 +109,16 @@ function answerErrors(services: AppServices): express.ErrorRequestHandler {
   };
 }
 
+/**
+ * A page address carrying the NUL character (%00) is refused here: no stored id or search can
+ * contain it (PostgreSQL cannot hold it), and a page loader would meet it as a database error, a
+ * 500. The API under /api/ answers such input itself, naming the field (decision 0760).
+ */
+function refuseNulInPages(req: express.Request, res: express.Response, next: express.NextFunction) {
+  if (req.path.startsWith("/api/") || !/%00/i.test(req.originalUrl)) return next();
+  res.status(400).type("text/plain; charset=utf-8").send("This address contains the NUL character (%00); no page can show that.");
+}
+
 export async function startServer(services: AppServices, options: { port: number; host?: string }): Promise<RunningServer> {
   if (!existsSync(serverBuildPath)) {
     throw new Error(`No server build at ${serverBuildPath}. Run "npm run build" first (npm start does this for you).`);
@@ -143,6 +153,7 @@ export async function startServer(services: AppServices, options: { port: number
   app.use("/build", express.static("public/build", { immutable: true, maxAge: "1y" }));
   app.use(express.static("public", { maxAge: "1h" }));
   app.use(sameOriginWrites);
+  app.use(refuseNulInPages);
   app.all("*", createRequestHandler({
       build,
       // Production unless told otherwise: Remix then answers errors without stacks or server paths.

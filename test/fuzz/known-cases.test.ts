@@ -111,6 +111,14 @@ describe("issue 13 item 7 reproductions answer 4xx naming the field", () => {
     }
   });
 
+  it("a page address with %00 answers 400, not a loader's database error", async () => {
+    for (const path of ["/users/%00", "/segments/a%00b", "/journeys/%00", "/users?q=%00&by=user", "/journeys?q=%00"]) {
+      const res = await fetch(`${app.url}${path}`, { headers: { cookie }, redirect: "manual" });
+      expect(res.status, path).toBe(400);
+      expect(await res.text()).toMatch(/NUL/);
+    }
+  });
+
   it("refused input stored nothing", async () => {
     const before = await fingerprint(app.services.db);
     // Was: the key row was written, then the audit record failed on the lone surrogate (400, key kept).
