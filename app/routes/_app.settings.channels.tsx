@@ -3,14 +3,14 @@ import { json } from "@remix-run/node";
 import { Link } from "@remix-run/react";
 import { useTranslation } from "react-i18next";
 import { ChannelSettings } from "../channels/ChannelSettings";
-import { requireSession } from "../lib/session.server";
+import { requireSessionFor } from "../lib/permissions.server";
 import channelStyles from "../channels/channels.css";
 
 export const links: LinksFunction = () => [{ rel: "stylesheet", href: channelStyles }];
 
 /** Settings → Channels: providers, sending policy, callback URLs (admin and developer). */
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  await requireSession(request, context, "developer");
+  await requireSessionFor(request, context, "channels.manage");
   return json({});
 }
 

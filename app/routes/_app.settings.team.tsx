@@ -3,7 +3,7 @@ import { json } from "@remix-run/node";
 import { Link, useLoaderData } from "@remix-run/react";
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { requireSession } from "../lib/session.server";
+import { requireSessionFor } from "../lib/permissions.server";
 import { trpc } from "../trpc/client";
 
 const roleOptions = ["marketer", "developer", "admin"] as const;
@@ -11,7 +11,7 @@ type RoleOption = (typeof roleOptions)[number];
 
 /** Settings → Team (admins): invite, change roles, deactivate and reactivate, reset passwords, end sessions. */
 export async function loader({ request, context }: LoaderFunctionArgs) {
-  const session = await requireSession(request, context, "admin");
+  const session = await requireSessionFor(request, context, "operators.manage");
   return json({ me: session.operatorId });
 }
 
