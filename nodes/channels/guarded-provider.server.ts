@@ -13,7 +13,8 @@ export function guardProvider<P extends ChannelProvider>(provider: P, host: stri
       await assertDestinationAllowed(host, policy);
       return null;
     } catch (error) {
-      if (!isOutboundRefusal(error)) throw error;
+      // A name that does not resolve (now): let the SDK try and fail its own, retryable way.
+      if (!isOutboundRefusal(error)) return null;
       // Permanent: another try goes to the same refused destination.
       return failure("provider_rejected", { providerCode: "destination_refused", detail: error.message });
     }

@@ -29,8 +29,6 @@ export type RefusalReason =
   | "invalid_host"
   | "blocked_name"
   | "blocked_address"
-  | "mixed_addresses"
-  | "unresolvable"
   | "too_many_redirects";
 
 /**
@@ -245,14 +243,10 @@ export async function resolveAllowed(hostOrUrl: string, policy: DestinationPolic
   if (!byName && (BLOCKED_NAMES.has(host) || host.endsWith(".localhost"))) {
     throw new OutboundRefusedError("blocked_name", host, `Destination refused: "${host}" names this machine or a cloud metadata service. ${hint}`);
   }
-  let addresses: LookupAddress[];
-  try {
-    addresses = await (policy.lookup ?? defaultLookup)(host);
-  } catch (error) {
-    const code = (error as { code?: string }).code ?? "error";
-    throw new OutboundRefusedError("unresolvable", host, `Destination refused: "${host}" could not be resolved (${code}).`);
-  }
-  if (!addresses.length) throw new OutboundRefusedError("unresolvable", host, `Destination refused: "${host}" resolves to no address.`);
+  // A name that does not resolve is a network failure, not a refusal: DNS outages pass, so callers
+  // may retry (the error keeps the resolver's code, ENOTFOUND / EAI_AGAIN).
+  const addresses = await (policy.lookup ?? defaultLookup)(host);
+  if (!addresses.length) throw Object.assign(new Error(`"${host}" resolves to no address`), { code: "ENOTFOUND" });
   if (!byName) for (const a of addresses) checkAddress(host, ipaddr.parse(a.address), allow, true);
   return addresses;
 }

@@ -80,6 +80,9 @@ describe("SSRF: the internal listener receives nothing", () => {
     const traitUser = { id: "u-trait", traits: { crm_host: `127.0.0.1:${P}` } };
     const fromTrait = await runWebhook(actionContext(services, { user: traitUser }), { url: "http://{{ user.crm_host }}/users/{{ user.id }}", timeoutMs: 1_000 });
     expect(fromTrait).toMatchObject({ output: "failed", detail: { reason: "destination_refused", host: "127.0.0.1" } });
+    // A name that does not resolve is a network failure, retried like any other — not a refusal.
+    const unresolvable = await runWebhook(actionContext(services), { url: "http://no-such-host.invalid/hook", timeoutMs: 1_000 });
+    expect(unresolvable).toMatchObject({ retry: {} });
     expect(internalHits).toEqual([]);
     console.log(`SSRF (webhook node): ${urls.length + 1} blocked destinations tried, ${internalHits.length} reached the internal listener`);
   });
