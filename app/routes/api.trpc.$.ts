@@ -10,6 +10,11 @@ function handle({ request, context }: LoaderFunctionArgs | ActionFunctionArgs) {
     router: appRouter,
     createContext: async () => ({ services: context.services, session: await getSession(request, context) }),
     // Unexpected failures are logged once, with the request id the client sees, by the error formatter.
+    // A sign-in lock or a full password-hash queue (decisions 0720, 0721) says when to come back.
+    responseMeta: ({ errors }) => {
+      const seconds = errors.map((e) => (e.cause as { retryAfterSeconds?: unknown } | undefined)?.retryAfterSeconds).find((v) => typeof v === "number");
+      return seconds ? { headers: new Headers({ "Retry-After": String(seconds) }) } : {};
+    },
   });
 }
 

@@ -104,6 +104,13 @@ describe("sign-in over HTTP", () => {
         body: input === undefined ? undefined : JSON.stringify({ json: input }),
       });
     expect((await trpc("settings.apiKeys")).status).toBe(403);
+    // Wrong current passwords count against the account like sign-ins: the fifth locks it, with Retry-After.
+    for (let i = 0; i < 4; i++) expect((await trpc("accounts.changePassword", { currentPassword: "not-it-at-all", newPassword: "chosen-by-me-1" })).status).toBe(400);
+    expect((await trpc("accounts.changePassword", { currentPassword: "not-it-at-all", newPassword: "chosen-by-me-1" })).status).toBe(400);
+    const locked = await trpc("accounts.changePassword", { currentPassword: created.password, newPassword: "chosen-by-me-1" });
+    expect(locked.status).toBe(429);
+    expect(locked.headers.get("retry-after")).toBe("60");
+    clock += 61_000;
     expect((await trpc("accounts.changePassword", { currentPassword: created.password, newPassword: "chosen-by-me-1" })).status).toBe(200);
     expect((await trpc("settings.apiKeys")).status).toBe(200);
     expect((await fetch(`${app.url}/segments`, { headers: { cookie }, redirect: "manual" })).status).toBe(200);

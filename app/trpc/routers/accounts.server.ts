@@ -36,10 +36,11 @@ function mapAccountError(error: unknown): never {
       throw new TRPCError({ code: "NOT_FOUND", message: error.message });
     case "email_taken":
       throw new TRPCError({ code: "CONFLICT", message: error.message, cause: fieldIssue(error) });
+    // The cause carries retryAfterSeconds: the tRPC route turns it into a Retry-After header.
     case "locked":
-      throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message });
+      throw new TRPCError({ code: "TOO_MANY_REQUESTS", message: error.message, cause: error });
     case "busy":
-      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message });
+      throw new TRPCError({ code: "SERVICE_UNAVAILABLE", message: error.message, cause: error });
     case "last_admin":
     case "self":
       throw new TRPCError({ code: "PRECONDITION_FAILED", message: error.message });
