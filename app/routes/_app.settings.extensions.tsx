@@ -86,7 +86,8 @@ export default function ExtensionSettingsPage() {
                       <li key={node.id}>
                         {node.title[locale]} <code>{node.id}</code> · {t("nodeVersion", { version: node.version })}
                         {node.secrets.map((secret) => (
-                          <Form method="post" className="row" key={secret.name} data-testid={`secret-${node.id}-${secret.name}`}>
+                          // Keyed by what was last saved, so a saved value does not linger in the field.
+                          <Form method="post" className="row" key={`${secret.name}:${result?.ok ? result.saved : ""}`} data-testid={`secret-${node.id}-${secret.name}`}>
                             <input type="hidden" name="nodeType" value={node.id} />
                             <input type="hidden" name="name" value={secret.name} />
                             <label>

@@ -98,7 +98,8 @@ export default defineExtension({ apiVersion: 1, nodes: [hello] });
 export default defineExtension({ apiVersion: 1, nodes: [defineNode({ id: "acme.hello", version: 1, title: { en: "H", zh: "H" }, description: { en: "H", zh: "H" }, icon: "x", config: z.object({}), defaults: {}, outputs: [{ id: "ok", label: { en: "OK", zh: "好" } }], run: async () => output("ok") })] });
 `,
     });
-    const statuses = await loadExtensions([good, broken, throwing, duplicate, "/nowhere/at-all", "no-such-waypost-extension"].join(","));
+    const commonjs = folder({ "package.json": JSON.stringify({ name: "acme-cjs", version: "1.0.0" }), "index.ts": `export default {};\n` });
+    const statuses = await loadExtensions([good, broken, throwing, duplicate, "/nowhere/at-all", "no-such-waypost-extension", commonjs].join(","));
     expect(statuses.map((s) => [s.name, s.status])).toEqual([
       ["acme-hello", "loaded"],
       ["acme-broken", "refused"],
@@ -106,14 +107,16 @@ export default defineExtension({ apiVersion: 1, nodes: [defineNode({ id: "acme.h
       ["acme-dup", "refused"],
       ["/nowhere/at-all", "refused"],
       ["no-such-waypost-extension", "refused"],
+      ["acme-cjs", "refused"],
     ]);
+    expect(statuses[6].error).toMatch(/must exist and say "type": "module"/);
     expect(statuses[0]).toMatchObject({ version: "1.2.3", nodes: [{ id: "acme.hello", version: 2 }] });
     expect(statuses[1].error).toMatch(/must default-export defineExtension/);
     expect(statuses[2].error).toBe("cannot start: ACME_TOKEN missing");
     expect(statuses[3].error).toMatch(/"acme.hello" is already registered/);
     expect(statuses[4].error).toMatch(/does not exist/);
     expect(statuses[5].error).toMatch(/package "no-such-waypost-extension" is not installed/);
-    expect(extensionStatuses()).toHaveLength(6);
+    expect(extensionStatuses()).toHaveLength(7);
 
     expect(listNodeDefinitions().map((d) => d.type)).toContain("acme.hello");
     expect(getNodeDefinition("acme.hello")).toMatchObject({ kind: "action", category: "custom", label: { en: "Hello", zh: "你好" } });

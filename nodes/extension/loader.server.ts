@@ -77,6 +77,9 @@ interface Resolved {
   entry: string;
   name: string;
   version: string;
+  /** Loaded as an ES module (CommonJS cannot `import` the API the way the tutorial shows). */
+  esm: boolean;
+  dir: string;
 }
 
 function readPackage(dir: string): { name?: string; version?: string; main?: string; exports?: unknown; type?: string } | undefined {
@@ -128,12 +131,8 @@ export function resolveExtension(spec: string, cwd: string): Resolved {
     dir = dirname(found);
   }
   const pkg = readPackage(dir);
-  if (!entry && pkg?.type !== "module" && !existsSync(join(dir, "index.mjs"))) {
-    // CommonJS packages cannot `import` the API the way the tutorial shows; say so plainly.
-    if (pkg && pkg.type !== "module") throw new Error(`${join(dir, "package.json")} must say "type": "module" (extensions are ES modules)`);
-  }
   entry ??= entryOfPackage(dir, pkg);
-  return { entry, name: pkg?.name ?? spec, version: pkg?.version ?? "0.0.0" };
+  return { entry, name: pkg?.name ?? spec, version: pkg?.version ?? "0.0.0", esm: /\.m[jt]s$/.test(entry) || pkg?.type === "module", dir };
 }
 
 function isExtension(value: unknown): value is Extension {
@@ -217,6 +216,7 @@ export async function loadExtension(spec: string, options: LoadOptions = {}): Pr
   try {
     const resolved = resolveExtension(spec, cwd);
     Object.assign(status, { name: resolved.name, version: resolved.version, path: resolved.entry });
+    if (!resolved.esm) throw new Error(`${join(resolved.dir, "package.json")} must exist and say "type": "module" (extensions are ES modules)`);
     installResolveHook();
     const module = (await tsImport(pathToFileURL(resolved.entry).href, import.meta.url)) as { default?: unknown };
     const extension = module.default;
