@@ -89,7 +89,11 @@ export async function createJourney(db: Db, actor: Actor, input: { name: string;
   });
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 async function requireJourney(db: Db, workspaceId: string, journeyId: string) {
+  // A malformed id names no journey: not found, rather than a database error (a 500 on the editor page).
+  if (!UUID.test(journeyId)) throw new JourneyNotFoundError(journeyId.slice(0, 100));
   const [journey] = await db
     .select()
     .from(journeys)

@@ -117,6 +117,9 @@ describe("issue 13 item 7 reproductions answer 4xx naming the field", () => {
       expect(res.status, path).toBe(400);
       expect(await res.text()).toMatch(/NUL/);
     }
+    // An id that is not a uuid names no journey (it was a 500 unless the text happened to contain "uuid").
+    const long = await fetch(`${app.url}/journeys/${"x".repeat(300)}`, { headers: { cookie }, redirect: "manual" });
+    expect(long.status).toBe(404);
   });
 
   it("refused input stored nothing", async () => {
