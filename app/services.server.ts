@@ -31,7 +31,7 @@ export interface AppServices {
 declare module "@remix-run/node" {
   interface AppLoadContext {
     services: AppServices;
-  }
-}
     /** This response's Content-Security-Policy nonce (cli/server.ts), for Remix's inline scripts. */
     cspNonce?: string;
+  }
+}
