@@ -8,6 +8,8 @@ import { ensureFirstStart, loginBanner, seedDemo } from "./bootstrap";
 import { createServices, openConfiguredDatabase } from "./services";
 import { startServer } from "./server";
 import { runSimulateCommand } from "../workflows/simulate-cli";
+import { loadPolicySettings } from "../nodes/channels/settings.server";
+import type { PolicySettings } from "../nodes/channels/policies/settings";
 import { startSegmentSweeper } from "../app/segments/membership.server";
 import { importUsersFromFile } from "./import-users";
 import { startReceiptPoller } from "../nodes/channels/runtime.server";
@@ -196,12 +198,26 @@ program
   .description("run a journey over a timeline of events with a virtual clock and no real sends; prints a JSON trace")
   .argument("<journey.json>", "journey document (or an export wrapping it as { document })")
   .argument("<timeline.json>", "users and timeline (see docs/nodes.md)")
-  .action(async (journeyPath: string, timelinePath: string) => {
+  .option("--no-workspace-policies", "do not read the workspace's sending policies from the database (the timeline file may still state its own)")
+  .action(async (journeyPath: string, timelinePath: string, options: { workspacePolicies: boolean }) => {
     try {
       // Journeys may use extension node types; a refused extension is reported and left out.
       const { loadExtensions } = await import("../nodes/extension/loader.server");
       for (const refused of (await loadExtensions(config().WAYPOST_EXTENSIONS)).filter((s) => s.status === "refused")) console.error(`extension ${refused.name} refused: ${refused.error}`);
-      console.log(await runSimulateCommand(journeyPath, timelinePath));
+      // The workspace's own policies, so the trace holds and refuses messages as the engine would.
+      let workspacePolicies: PolicySettings | undefined;
+      if (options.workspacePolicies) {
+        const cfg = config();
+        const database = await openConfiguredDatabase(cfg).catch((error: unknown) => {
+          throw new Error(`cannot read the workspace's sending policies (${error instanceof Error ? error.message : String(error)}); run with --no-workspace-policies, or put "policies" in the timeline file`);
+        });
+        try {
+          workspacePolicies = await loadPolicySettings(database.db, (await ensureDefaultWorkspace(database.db)).id);
+        } finally {
+          await database.close();
+        }
+      }
+      console.log(await runSimulateCommand(journeyPath, timelinePath, { workspacePolicies }));
     } catch (error) {
       console.error(error instanceof Error ? error.message : String(error));
       process.exitCode = 1;

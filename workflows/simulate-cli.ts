@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { policySettingsSchema, type PolicySettings } from "../nodes/channels/policies/settings";
 import { simulate, type SimulateInput } from "./simulate";
 
 /**
@@ -18,6 +19,11 @@ const user = z.object({
   traits: z.record(z.unknown()).default({}),
   timezone: z.string().nullable().optional(),
   segments: z.array(z.string()).optional(),
+  consent: z.record(z.object({ marketing: z.boolean().optional(), transactional: z.boolean().optional() })).optional(),
+  suppressions: z
+    .record(z.array(z.object({ scope: z.enum(["marketing", "all"]), reason: z.enum(["unsubscribed", "complaint", "bounced", "manual"]) })))
+    .optional(),
+  reachable: z.object({ push: z.boolean().optional(), sms: z.boolean().optional(), email: z.boolean().optional() }).optional(),
 });
 const outcome = z.object({
   nodeId: z.string().min(1),
@@ -42,6 +48,8 @@ export const timelineFileSchema = z.object({
   journeyId: z.string().optional(),
   actionOutcomes: z.array(outcome).optional(),
   quietHours: z.object({ start: z.string(), end: z.string() }).optional(),
+  /** Sending policies as in Settings › Channels › Policies; they win over the workspace's. */
+  policies: policySettingsSchema.optional(),
 });
 
 async function readJson(path: string, what: string): Promise<unknown> {
@@ -66,7 +74,11 @@ function documentOf(json: unknown): unknown {
   return json;
 }
 
-export async function runSimulateCommand(journeyPath: string, timelinePath: string): Promise<string> {
+/**
+ * `workspacePolicies`: the workspace's sending policies (the CLI reads them from the database), so
+ * messages are held, refused or capped as the engine would; a timeline file's own `policies` win.
+ */
+export async function runSimulateCommand(journeyPath: string, timelinePath: string, options: { workspacePolicies?: PolicySettings } = {}): Promise<string> {
   const document = documentOf(await readJson(journeyPath, "journey"));
   const json = await readJson(timelinePath, "timeline");
   // Parsed separately (not as a union) so errors name the exact bad field.
@@ -77,5 +89,7 @@ export async function runSimulateCommand(journeyPath: string, timelinePath: stri
   }
   const file = parsed.data;
   const input: SimulateInput = Array.isArray(file) ? { document, users: [], timeline: file } : { document, ...file };
+  const policies = (Array.isArray(file) ? undefined : file.policies) ?? options.workspacePolicies;
+  if (policies) input.policies = policies;
   return JSON.stringify(simulate(input), null, 2);
 }

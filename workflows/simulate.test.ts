@@ -7,6 +7,7 @@ import { fareNoticeJourney, firstOrderJourney, registeredNoOrderJourney, winBack
 import { isHoldout } from "./interpreter";
 import { SimulationError, simulate, type Trace } from "./simulate";
 import { runSimulateCommand } from "./simulate-cli";
+import { policySettingsSchema } from "../nodes/channels/policies/settings";
 import { mustCompile } from "./testing";
 
 const path = (trace: Trace, user: string, instance = 0) =>
@@ -168,6 +169,34 @@ describe("waypost simulate (command body)", () => {
     });
     const trace = JSON.parse(await runSimulateCommand(journey, timeline)) as Trace;
     expect(trace.users[0].instances[0].messages[0]).toMatchObject({ nodeId: "push_fare", at: "2024-05-06T01:00:00.000Z", status: "sent" });
+  });
+
+  it("applies sending policies: the workspace's, or the timeline file's own, as the engine would", async () => {
+    // registered-no-order sends a marketing SMS 24 h after sign-up: 09:00 in Shanghai, inside the
+    // workspace's quiet hours below (08:00–12:00), so it is held until 12:00.
+    const base = {
+      users: [
+        { id: "night", traits: {}, timezone: "Asia/Shanghai", consent: { sms: { marketing: true } } },
+        { id: "no-phone", traits: {}, timezone: "Asia/Shanghai", consent: { sms: { marketing: true } }, reachable: { sms: false } },
+        { id: "no-consent", traits: {}, timezone: "Asia/Shanghai" },
+      ],
+      timeline: ["night", "no-phone", "no-consent"].map((userId) => ({ at: "2024-05-06T01:00:00Z", userId, event: { name: "signed_up" } })),
+      workspaceTimezone: "Asia/Shanghai",
+    };
+    const messagesOf = (trace: Trace) => Object.fromEntries(trace.users.map((u) => [u.userId, u.instances[0]?.messages.map((m) => `${m.status}:${m.reason ?? ""}@${m.at}`)]));
+    const [journey, timeline] = await files(registeredNoOrderJourney(), base);
+    const workspace = policySettingsSchema.parse({ quietHours: { start: "08:00", end: "12:00" } });
+    const withWorkspace = messagesOf(JSON.parse(await runSimulateCommand(journey, timeline, { workspacePolicies: workspace })) as Trace);
+    const without = messagesOf(JSON.parse(await runSimulateCommand(journey, timeline)) as Trace);
+    expect(withWorkspace).toEqual({
+      night: ["deferred:quiet_hours@2024-05-07T01:00:00.000Z", "sent:@2024-05-07T04:00:00.000Z"],
+      "no-phone": ["failed:missing_address@2024-05-07T01:00:00.000Z"],
+      "no-consent": ["failed:no_consent@2024-05-07T01:00:00.000Z"],
+    });
+    expect(without.night).toEqual(["sent:@2024-05-07T01:00:00.000Z"]);
+    // The file's own policies win over the workspace's.
+    const [, ownTimeline] = await files(registeredNoOrderJourney(), { ...base, policies: { quietHours: { enabled: false } } });
+    expect(messagesOf(JSON.parse(await runSimulateCommand(journey, ownTimeline, { workspacePolicies: workspace })) as Trace)["night"]).toEqual(without["night"]);
   });
 
   it("accepts an exported journey ({ document }) and a bare list of events", async () => {

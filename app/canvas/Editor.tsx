@@ -24,6 +24,7 @@ import { SampleUsersProvider } from "./sampleUsers";
 import { NodeStatsProvider, StatsBar, type StatsRange } from "./stats";
 import { createCanvasStore } from "./store";
 import { TestRunPanel } from "./TestRunPanel";
+import type { PolicySettings } from "../../nodes/channels/policies/settings";
 import { reapply } from "./merge";
 import { backupKey, readBackup, SaveConflict, useAutosave, type Backup, type Draft } from "./useAutosave";
 import { transitionAllowed } from "../lib/journey-transitions";
@@ -31,6 +32,8 @@ import { transitionAllowed } from "../lib/journey-transitions";
 export interface EditorProps {
   journey: EditorJourney;
   workspaceTimezone: string;
+  /** The workspace's sending policies, which the test run applies as the engine does. */
+  policies?: PolicySettings;
   canEdit: boolean;
   /** Whether the signed-in role may pause / resume (app/lib/permissions.ts). */
   canPause?: boolean;
@@ -70,7 +73,7 @@ export function Editor(props: EditorProps) {
   );
 }
 
-function EditorScreen({ journey: initial, workspaceTimezone, canEdit, canPause = false, canResume = false, vocabulary }: EditorProps) {
+function EditorScreen({ journey: initial, workspaceTimezone, policies, canEdit, canPause = false, canResume = false, vocabulary }: EditorProps) {
   const { t } = useTranslation("canvas");
   const locale = useLocale();
   const store = useCanvasStore();
@@ -534,7 +537,7 @@ function EditorScreen({ journey: initial, workspaceTimezone, canEdit, canPause =
                   )
                 ) : null}
                 {tab === "settings" ? <JourneySettingsPanel workspaceTimezone={workspaceTimezone} /> : null}
-                {tab === "test" ? <TestRunPanel workspaceTimezone={workspaceTimezone} /> : null}
+                {tab === "test" ? <TestRunPanel workspaceTimezone={workspaceTimezone} policies={policies} /> : null}
                 {tab === "versions" ? (
                   <VersionsPanel
                     journeyId={journey.id}

@@ -30,6 +30,7 @@ const NodeCard = memo(function NodeCard({ id, data, selected }: { id: string; da
   const strict = useCanvas((s) => s.strict);
   const order = useCanvas((s) => s.highlight?.order[id]);
   const waiting = useCanvas((s) => s.highlight?.waitingAt === id);
+  const countsMode = useCanvas((s) => s.highlight?.counts === true);
   const dimmed = useCanvas((s) => s.highlight !== null && s.highlight.order[id] === undefined);
   const stats = useNodeStats(id);
   const ports = def ? portsOf(def, data.config) : noPorts;
@@ -63,8 +64,8 @@ const NodeCard = memo(function NodeCard({ id, data, selected }: { id: string; da
         <span className="wp-node-title">{data.label ?? def.label[locale]}</span>
         {data.label ? <span className="wp-node-type">{def.label[locale]}</span> : null}
         {order !== undefined ? (
-          <span className="wp-node-step" title={t("testRun.stepN", { n: order })}>
-            {order}
+          <span className="wp-node-step" title={countsMode ? t("testRun.usersHere", { n: order }) : t("testRun.stepN", { n: order })} data-testid={`testrun-badge-${id}`}>
+            {countsMode ? `×${order}` : order}
           </span>
         ) : null}
       </div>

@@ -11,13 +11,17 @@ import { DraftInput, DraftTextarea, parseNumber } from "./inspector/inputs";
 import { EVENTS_DATALIST, TimezoneSelect } from "./inspector/widgets";
 import { useLocale } from "./locale";
 import { portsOfNode } from "./model";
-import { useSampleUsers, userLabel } from "./sampleUsers";
+import { SAMPLE_USER, useSampleUsers, userLabel } from "./sampleUsers";
 import type { Highlight } from "./store";
+import type { PolicySettings } from "../../nodes/channels/policies/settings";
+import { trpc } from "../trpc/client";
 
 /**
- * Test run: one user (real or described), a timeline of their events, the simulator on a
- * virtual clock, and the path drawn on the canvas with every message as it would be sent.
- * Nothing is sent and nothing is stored.
+ * Test run: one user (real or described) or many (real users by id, a segment sample, or a table
+ * of made-up users), a timeline of events each of them sends, the simulator on a virtual clock
+ * with the workspace's sending policies (the engine's own decision: consent, quiet hours in the
+ * user's zone, frequency caps, length), and the path drawn on the canvas with every message as it
+ * would be sent, held or refused, and why. Nothing is sent and nothing is stored.
  */
 
 type Unit = "minutes" | "hours" | "days";
@@ -88,7 +92,38 @@ function highlightFor(trace: UserTrace | undefined, edges: ReadonlyArray<{ id: s
   return { order, edges: taken, ...(instance.waiting ? { waitingAt: instance.waiting.nodeId } : {}) };
 }
 
-export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string }) {
+/** Many users: every node and wire anyone took, with how many users reached each node. */
+function highlightForAll(trace: Trace, edges: ReadonlyArray<{ id: string; source: string; sourceHandle?: string | null }>): Highlight | null {
+  const counts: Record<string, number> = {};
+  const taken: Record<string, true> = {};
+  for (const user of trace.users) {
+    for (const instance of user.instances) {
+      for (const step of instance.steps) {
+        counts[step.nodeId] = (counts[step.nodeId] ?? 0) + 1;
+        const edge = step.output ? edges.find((e) => e.source === step.nodeId && e.sourceHandle === step.output) : undefined;
+        if (edge) taken[edge.id] = true;
+      }
+    }
+  }
+  return Object.keys(counts).length ? { order: counts, edges: taken, counts: true } : null;
+}
+
+/** "id, zone, key=value; key=value" per line: made-up users for a many-user run. */
+function parseUserTable(text: string): SimUser[] {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .map((line) => {
+      const [id, zone, ...rest] = line.split(",").map((c) => c.trim());
+      return { id: id!, timezone: zone || null, traits: parseTraits(rest.join(",").split(";").join("\n")) };
+    });
+}
+
+const FAILURE_REASONS = ["quiet_hours", "no_consent", "unsubscribed", "frequency_capped", "missing_address", "invalid_address", "too_long", "template_error"];
+
+export function TestRunPanel({ workspaceTimezone, policies }: { workspaceTimezone: string; policies?: PolicySettings }) {
+  const utils = trpc.useUtils();
   const { t } = useTranslation("canvas");
   const locale = useLocale();
   const store = useCanvasStore();
@@ -100,13 +135,21 @@ export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string 
   });
   const entry = entryEvent(trigger);
 
-  const [who, setWho] = useState<"existing" | "described">("described");
+  const [who, setWho] = useState<"existing" | "described" | "many">("described");
+  const [many, setMany] = useState<{ source: "ids" | "segment" | "table"; ids: string; segment: string; limit: number | undefined; table: string }>({
+    source: "table",
+    ids: "",
+    segment: "",
+    limit: 20,
+    table: "u-shanghai, Asia/Shanghai, city=上海\nu-berlin, Europe/Berlin, city=Berlin",
+  });
+  const [running, setRunning] = useState(false);
   const [existingId, setExistingId] = useState(samples.current.id);
   const [described, setDescribed] = useState<Described>({ id: "test-user", name: "小王", timezone: "Asia/Shanghai", traits: "city=上海", segments: "" });
   const [start, setStart] = useState(() => localInputValue(Math.floor(Date.now() / 60_000) * 60_000));
   const [rows, setRows] = useState<TimelineRow[]>(() => (entry ? [{ amount: 0, unit: "minutes", event: entry.event, properties: JSON.stringify(entry.properties) }] : []));
   const resultsRef = useRef<HTMLElement>(null);
-  const [result, setResult] = useState<{ trace: Trace; user: SimUser } | { error: string } | null>(null);
+  const [result, setResult] = useState<{ trace: Trace; user: SimUser; many: boolean; missing: string[] } | { error: string } | null>(null);
 
   const user: SimUser = useMemo(() => {
     if (who === "existing") {
@@ -122,29 +165,50 @@ export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string 
     };
   }, [who, existingId, described, samples]);
 
-  const run = () => {
+  /** The users to simulate; real ones come with their consent and reachable channels. */
+  const usersToRun = async (): Promise<{ users: SimUser[]; missing: string[] }> => {
+    if (who === "described") return { users: [user], missing: [] };
+    if (who === "existing") {
+      // The built-in sample is not in the database: it runs as shown, reachable everywhere.
+      if (user.id === SAMPLE_USER.id) return { users: [user], missing: [] };
+      const found = await utils.journeys.testRunUsers.fetch({ ids: [user.id] });
+      return found.users.length ? found : { users: [user], missing: [] };
+    }
+    if (many.source === "table") return { users: parseUserTable(many.table), missing: [] };
+    if (many.source === "segment") return utils.journeys.testRunUsers.fetch({ segment: many.segment.trim(), limit: many.limit ?? 20 });
+    const ids = [...new Set(many.ids.split(/[\s,]+/).map((id) => id.trim()).filter(Boolean))];
+    return utils.journeys.testRunUsers.fetch({ ids });
+  };
+
+  const run = async () => {
     const startMs = new Date(start).getTime();
+    setRunning(true);
     try {
-      const timeline: TimelineEntry[] = rows
-        .filter((r) => r.event.trim() !== "")
-        .map((r) => {
-          let properties: Record<string, unknown> = {};
-          if (r.properties.trim() !== "") {
-            try {
-              properties = JSON.parse(r.properties);
-            } catch {
-              throw new SimulationError(t("testRun.badProperties", { event: r.event }));
-            }
+      const picked = await usersToRun();
+      if (picked.users.length === 0) throw new SimulationError(t("testRun.noUsers"));
+      const timeline: TimelineEntry[] = [];
+      for (const r of rows.filter((row) => row.event.trim() !== "")) {
+        let properties: Record<string, unknown> = {};
+        if (r.properties.trim() !== "") {
+          try {
+            properties = JSON.parse(r.properties);
+          } catch {
+            throw new SimulationError(t("testRun.badProperties", { event: r.event }));
           }
-          return { at: startMs + (r.amount ?? 0) * unitMs[r.unit], userId: user.id, event: { name: r.event.trim(), properties } };
-        });
-      const trace = simulate({ document: store.getState().document(), users: [user], timeline, start: startMs, workspaceTimezone });
-      setResult({ trace, user });
+        }
+        // Every user sends the timeline's events.
+        for (const u of picked.users) timeline.push({ at: startMs + (r.amount ?? 0) * unitMs[r.unit], userId: u.id, event: { name: r.event.trim(), properties } });
+      }
+      const trace = simulate({ document: store.getState().document(), users: picked.users, timeline, start: startMs, workspaceTimezone, ...(policies ? { policies } : {}) });
+      const first = picked.users[0]!;
+      setResult({ trace, user: first, many: who === "many", missing: picked.missing });
       requestAnimationFrame(() => resultsRef.current?.scrollIntoView({ block: "start", behavior: "smooth" }));
-      store.getState().setHighlight(highlightFor(trace.users.find((u) => u.userId === user.id), store.getState().edges));
+      store.getState().setHighlight(who === "many" ? highlightForAll(trace, store.getState().edges) : highlightFor(trace.users.find((u) => u.userId === first.id), store.getState().edges));
     } catch (error) {
       setResult({ error: error instanceof SimulationError && error.errors.length ? t("testRun.doesNotCompile", { count: error.errors.length }) : error instanceof Error ? error.message : String(error) });
       store.getState().setHighlight(null);
+    } finally {
+      setRunning(false);
     }
   };
 
@@ -172,7 +236,9 @@ export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string 
     return (node && portsOfNode(node).find((p) => p.id === port)?.label[locale]) ?? port;
   };
 
-  const userTrace = result && "trace" in result ? result.trace.users.find((u) => u.userId === result.user.id) : undefined;
+  const userTrace = result && "trace" in result && !result.many ? result.trace.users.find((u) => u.userId === result.user.id) : undefined;
+  const manyTrace = result && "trace" in result && result.many ? result : undefined;
+  const reasonText = (code: string) => (FAILURE_REASONS.includes(code) ? t(`testRun.failure.${code}`) : code);
 
   return (
     <div className="ins-panel wp-testrun" data-testid="test-run">
@@ -192,8 +258,45 @@ export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string 
           <label>
             <input type="radio" name="who" checked={who === "existing"} onChange={() => setWho("existing")} /> {t("testRun.existing")}
           </label>
+          <label>
+            <input type="radio" name="who" checked={who === "many"} onChange={() => setWho("many")} data-testid="testrun-many" /> {t("testRun.many")}
+          </label>
         </div>
-        {who === "existing" ? (
+        {who === "many" ? (
+          <>
+            <label className="ins-field">
+              {t("testRun.manySource")}
+              <select value={many.source} onChange={(e) => setMany({ ...many, source: e.target.value as typeof many.source })} data-testid="testrun-many-source">
+                <option value="table">{t("testRun.manyTable")}</option>
+                <option value="ids">{t("testRun.manyIds")}</option>
+                <option value="segment">{t("testRun.manySegment")}</option>
+              </select>
+            </label>
+            {many.source === "table" ? (
+              <label className="ins-field">
+                {t("testRun.tableHelp")}
+                <DraftTextarea rows={4} className="mono" value={many.table} onValue={(v) => setMany({ ...many, table: String(v) })} data-testid="testrun-table" />
+              </label>
+            ) : many.source === "ids" ? (
+              <label className="ins-field">
+                {t("testRun.idsHelp")}
+                <DraftTextarea rows={3} className="mono" value={many.ids} onValue={(v) => setMany({ ...many, ids: String(v) })} data-testid="testrun-ids" />
+              </label>
+            ) : (
+              <div className="ins-inline">
+                <label className="ins-field">
+                  {t("testRun.segmentKey")}
+                  <input value={many.segment} onChange={(e) => setMany({ ...many, segment: e.target.value })} data-testid="testrun-segment" />
+                </label>
+                <label className="ins-field">
+                  {t("testRun.sampleSize")}
+                  <DraftInput className="num" type="number" min={1} max={200} value={many.limit} parse={parseNumber} onValue={(n) => setMany({ ...many, limit: n as number | undefined })} />
+                </label>
+              </div>
+            )}
+          </>
+        ) : null}
+        {who === "many" ? null : who === "existing" ? (
           <label className="ins-field">
             {t("testRun.user")}
             <select value={existingId} onChange={(e) => setExistingId(e.target.value)} data-testid="testrun-user">
@@ -265,7 +368,7 @@ export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string 
       </fieldset>
 
       <div className="wp-testrun-actions">
-        <button type="button" className="primary" onClick={run} data-testid="testrun-run">
+        <button type="button" className="primary" onClick={() => void run()} disabled={running} data-testid="testrun-run">
           ▶ {t("testRun.run")}
         </button>
         {result ? (
@@ -280,6 +383,48 @@ export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string 
         <p className="form-error" role="alert">
           {result.error}
         </p>
+      ) : null}
+
+      {manyTrace ? (
+        <section ref={resultsRef} className="wp-testrun-result" data-testid="testrun-results" aria-live="polite">
+          {manyTrace.missing.length ? <p className="form-error">{t("testRun.missingUsers", { ids: manyTrace.missing.join(", ") })}</p> : null}
+          <p className="wp-testrun-status">{t("testRun.manySummary", { users: manyTrace.trace.users.length, entered: manyTrace.trace.users.filter((u) => u.instances.length > 0).length })}</p>
+          <h4>{t("testRun.nodeCounts")}</h4>
+          <table className="table" data-testid="testrun-counts">
+            <tbody>
+              {Object.entries(manyTrace.trace.nodeCounts).map(([nodeId, counts]) => (
+                <tr key={nodeId}>
+                  <th scope="row">{nodeName(nodeId)}</th>
+                  <td>{t("testRun.entered", { n: counts.entered })}</td>
+                  <td>
+                    {Object.entries(counts.left)
+                      .map(([port, n]) => `${portName(nodeId, port)} ${n}`)
+                      .join(" · ")}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <h4>{t("testRun.eachUser")}</h4>
+          <ul className="wp-steps" data-testid="testrun-users">
+            {manyTrace.trace.users.map((u) => (
+              <li key={u.userId}>
+                <strong>{u.userId}</strong>{" "}
+                {u.instances.length === 0
+                  ? t("testRun.neverEntered")
+                  : u.instances.map((instance) => (
+                      <span key={instance.instanceId} className="muted">
+                        {instance.steps.map((step) => `${nodeName(step.nodeId)}${step.output ? ` (${portName(step.nodeId, step.output)})` : ""}`).join(" → ")}
+                        {instance.messages
+                          .filter((m) => m.status !== "sent")
+                          .map((m) => ` · ${nodeName(m.nodeId)}: ${t(`testRun.status.${m.status}`)}${m.until ? ` ${t("testRun.heldUntil", { at: when(m.until), reason: reasonText(m.reason ?? "quiet_hours") })}` : m.reason ? ` (${reasonText(m.reason)})` : ""}`)
+                          .join("")}
+                      </span>
+                    ))}
+              </li>
+            ))}
+          </ul>
+        </section>
       ) : null}
 
       {userTrace ? (
@@ -315,7 +460,7 @@ export function TestRunPanel({ workspaceTimezone }: { workspaceTimezone: string 
                   <li key={i} className={m.status}>
                     <div>
                       <strong>{t(`testRun.channel.${m.channel}`)}</strong> · {nodeName(m.nodeId)} · {when(m.at)} ({after(m.at)}) · {t(`testRun.status.${m.status}`)}
-                      {m.reason ? ` (${m.reason})` : null}
+                      {m.status === "deferred" && m.until ? ` ${t("testRun.heldUntil", { at: when(m.until), reason: reasonText(m.reason ?? "quiet_hours") })}` : m.reason ? ` (${reasonText(m.reason)})` : null}
                     </div>
                     {Object.entries(m.content)
                       .filter(([field]) => field !== "html")

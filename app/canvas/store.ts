@@ -22,6 +22,8 @@ export interface Highlight {
   edges: Record<string, true>;
   /** Where the simulated user is still waiting at the end of the run. */
   waitingAt?: string;
+  /** Many users: `order` holds how many users reached each node, not a step number. */
+  counts?: boolean;
 }
 
 export interface Notice {

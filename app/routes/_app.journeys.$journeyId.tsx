@@ -10,6 +10,7 @@ import { journeyVocabulary, toEditorJourney } from "../lib/journey-list.server";
 import { getJourney, JourneyNotFoundError } from "../lib/journeys.server";
 import { requireSession } from "../lib/session.server";
 import { roleMay } from "../lib/permissions";
+import { loadPolicySettings } from "../../nodes/channels/settings.server";
 
 // React Flow's own stylesheet first, so the canvas styles can refine it.
 export const links: LinksFunction = () => [
@@ -23,15 +24,18 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
   const session = await requireSession(request, context);
   const db = context.services.db;
   try {
-    const [detail, vocabulary, [workspace]] = await Promise.all([
+    const [detail, vocabulary, [workspace], policies] = await Promise.all([
       getJourney(db, session.workspaceId, params.journeyId ?? ""),
       journeyVocabulary(db, session.workspaceId),
       db.select({ timezone: workspaces.timezone }).from(workspaces).where(eq(workspaces.id, session.workspaceId)),
+      // The test run applies the workspace's sending policies, as the engine does.
+      loadPolicySettings(db, session.workspaceId),
     ]);
     return json({
       journey: toEditorJourney(detail),
       vocabulary,
       workspaceTimezone: workspace?.timezone ?? "UTC",
+      policies,
       canEdit: roleMay(session.role, "journeys.edit"),
       canPause: roleMay(session.role, "journeys.pause"),
       canResume: roleMay(session.role, "journeys.resume"),
@@ -45,5 +49,5 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
 
 export default function JourneyEditorPage() {
   const data = useLoaderData<typeof loader>();
-  return <Editor key={data.journey.id} journey={data.journey} workspaceTimezone={data.workspaceTimezone} canEdit={data.canEdit} canPause={data.canPause} canResume={data.canResume} vocabulary={data.vocabulary} />;
+  return <Editor key={data.journey.id} journey={data.journey} workspaceTimezone={data.workspaceTimezone} policies={data.policies} canEdit={data.canEdit} canPause={data.canPause} canResume={data.canResume} vocabulary={data.vocabulary} />;
 }

@@ -25,6 +25,7 @@ import {
   saveDraft,
   startEditing,
 } from "../../lib/journeys.server";
+import { MAX_TEST_RUN_USERS, testRunUsers } from "../../lib/test-run-users.server";
 import { requireAction, router } from "../init.server";
 
 const journeyId = z.object({ id: z.string().uuid() });
@@ -142,6 +143,19 @@ export const journeysRouter = router({
         ...(input.to ? { to: Date.parse(input.to) } : {}),
       }),
     ),
+
+  /**
+   * Real users for a many-user test run, by id or a sample of a segment, with their consent,
+   * suppressions and reachable channels so the run applies the sending policies as the engine does.
+   */
+  testRunUsers: requireAction("users.read")
+    .input(
+      z.union([
+        z.object({ ids: z.array(z.string().min(1).max(255).refine((s) => !s.includes("\u0000"), "contains a NUL character")).min(1).max(MAX_TEST_RUN_USERS) }),
+        z.object({ segment: z.string().min(1).max(200), limit: z.number().int().min(1).max(MAX_TEST_RUN_USERS).default(50) }),
+      ]),
+    )
+    .query(({ ctx, input }) => testRunUsers(ctx.services.db, ctx.session.workspaceId, input)),
 
   /** Real users to run the test-run simulator with (profile only: nothing is sent). */
   sampleUsers: requireAction("users.read")
