@@ -2,6 +2,14 @@ import { sql } from "drizzle-orm";
 import { query, type Db } from "../../db/client";
 import type { ConsentMap, Suppression } from "../../nodes/channels/policies/consent";
 import type { SimUser } from "../../workflows/simulate";
+import { loadPolicySettings } from "../../nodes/channels/settings.server";
+
+/**
+ * The workspace's sending policies for the test run. Route modules reach the runtime's server
+ * code through this app/*.server file: the classic compiler only drops app/ server modules from
+ * the browser bundle.
+ */
+export const testRunPolicies = loadPolicySettings;
 
 /**
  * Real users for a test run, with what the sending policies need to decide as the engine would:

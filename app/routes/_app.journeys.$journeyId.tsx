@@ -10,7 +10,7 @@ import { journeyVocabulary, toEditorJourney } from "../lib/journey-list.server";
 import { getJourney, JourneyNotFoundError } from "../lib/journeys.server";
 import { requireSession } from "../lib/session.server";
 import { roleMay } from "../lib/permissions";
-import { loadPolicySettings } from "../../nodes/channels/settings.server";
+import { testRunPolicies } from "../lib/test-run-users.server";
 
 // React Flow's own stylesheet first, so the canvas styles can refine it.
 export const links: LinksFunction = () => [
@@ -29,7 +29,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
       journeyVocabulary(db, session.workspaceId),
       db.select({ timezone: workspaces.timezone }).from(workspaces).where(eq(workspaces.id, session.workspaceId)),
       // The test run applies the workspace's sending policies, as the engine does.
-      loadPolicySettings(db, session.workspaceId),
+      testRunPolicies(db, session.workspaceId),
     ]);
     return json({
       journey: toEditorJourney(detail),
