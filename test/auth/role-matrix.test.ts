@@ -15,9 +15,11 @@ import { startTestApp, type TestApp } from "../support/app";
 /**
  * The role matrix (issue 13): every tRPC procedure (enumerated from the router) and every REST
  * route (enumerated from app/routes/api.v1.* and the OpenAPI document) called as anonymous, each
- * role, and each API key, through the app's own request handlers (the Remix route modules, as the
- * server calls them) on real PostgreSQL. The expectation of every cell comes from the permission
- * table; the table is printed; any unexpected allow or deny fails.
+ * role, and each API key, over real HTTP against the built app (Express + Remix, as `npm start`
+ * serves it) on real PostgreSQL. The expectation of every cell comes from the permission table;
+ * the table is printed; any unexpected allow or deny fails. It reads build/: after changing a
+ * procedure or route, rebuild first (`npm test` does; alone: `flock .build.lock npx remix build`),
+ * or the missing procedure shows as "404 UNEXPECTED".
  *
  * "Allowed" means the permission check let the call through (any answer but 401/403: bad input
  * then answers 400, a missing id 404, a state conflict 409); "denied" means 401 or 403.
@@ -53,7 +55,7 @@ describe("role matrix: every procedure and route × anonymous, roles and key sco
   const table: Array<{ surface: string; action: string; cells: Cell[] }> = [];
 
   beforeAll(async () => {
-    app = await startTestApp();
+    app = await startTestApp({ serve: true });
     const db = app.services.db;
     identities.push({ name: "anonymous", kind: "anonymous" });
     for (const role of ["marketer", "developer", "admin"] as const) {
@@ -114,18 +116,8 @@ describe("role matrix: every procedure and route × anonymous, roles and key sco
     return {};
   }
 
-  type Handler = (args: { request: Request; context: { services: TestApp["services"] }; params: Record<string, string> }) => Promise<Response> | Response;
-
-  async function call(module: { loader?: Handler; action?: Handler }, request: Request, params: Record<string, string>): Promise<number> {
-    const handler = request.method === "GET" ? module.loader : module.action;
-    if (!handler) throw new Error(`no ${request.method === "GET" ? "loader" : "action"} for ${request.url}`);
-    try {
-      return (await handler({ request, context: { services: app.services }, params })).status;
-    } catch (thrown) {
-      // Remix route modules may throw a Response (a redirect or an error status).
-      if (thrown instanceof Response) return thrown.status;
-      throw thrown;
-    }
+  async function call(url: string, init: { method: string; headers: Record<string, string>; body?: string }): Promise<number> {
+    return (await fetch(`${app.url}${url}`, { ...init, redirect: "manual" })).status;
   }
 
   it("names an action for every tRPC procedure, and every route file and OpenAPI operation has a row in restRoutes", () => {
@@ -150,7 +142,6 @@ describe("role matrix: every procedure and route × anonymous, roles and key sco
   });
 
   it("tRPC: every procedure answers each identity as the table says", async () => {
-    const trpc = await import("../../app/routes/api.trpc.$");
     const procedures = appRouter._def.procedures as unknown as Record<string, { _def: { type: string; meta?: { action?: Action } } }>;
     for (const [path, procedure] of Object.entries(procedures).sort(([a], [b]) => a.localeCompare(b))) {
       const action = procedure._def.meta!.action!;
@@ -158,11 +149,10 @@ describe("role matrix: every procedure and route × anonymous, roles and key sco
       for (const identity of identities) {
         const headers = { ...(await headersFor(identity)), "content-type": "application/json" };
         // An empty object as input: allowed callers mostly get 400 for it, so nothing is changed.
-        const request =
+        const status =
           procedure._def.type === "query"
-            ? new Request(`http://localhost/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, { headers })
-            : new Request(`http://localhost/api/trpc/${path}`, { method: "POST", headers, body: JSON.stringify({ json: {} }) });
-        const status = await call(trpc, request, { "*": path });
+            ? await call(`/api/trpc/${path}?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`, { method: "GET", headers })
+            : await call(`/api/trpc/${path}`, { method: "POST", headers, body: JSON.stringify({ json: {} }) });
         // tRPC takes sessions only: keys and anonymous callers are signed out.
         const expected = identity.kind === "session" && roleMay(identity.role, action);
         cells.push({ status, expected, allowed: status !== 401 && status !== 403 });
@@ -190,17 +180,15 @@ describe("role matrix: every procedure and route × anonymous, roles and key sco
       const template = routeOfFile(file);
       const methods = restRoutes[template];
       expect(methods, `${file} has a row in restRoutes`).toBeDefined();
-      const module = (await import(/* @vite-ignore */ new URL(file, ROUTES_DIR).href)) as { loader?: Handler; action?: Handler };
       for (const [method, action] of Object.entries(methods) as Array<[RestMethod, Action | "public"]>) {
         const cells: Cell[] = [];
         for (const [index, identity] of identities.entries()) {
           // Erasing uses a throwaway user so the next identity still finds "matrix-user" to read.
           const values: Record<string, string> = { ...params, journeyId, ...(method === "DELETE" ? { userId: `erase-${index}` } : {}) };
-          const used = Object.fromEntries(Object.entries(values).filter(([name]) => template.includes(`{${name}}`)));
-          const url = `http://localhost${template.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeURIComponent(values[name] ?? "x"))}`;
+          const url = template.replace(/\{([^}]+)\}/g, (_m, name: string) => encodeURIComponent(values[name] ?? "x"));
           const headers = { ...(await headersFor(identity)), "content-type": "application/json" };
           const body = method === "GET" ? undefined : JSON.stringify(bodies[template] ?? {});
-          const status = await call(module, new Request(url, { method, headers, body }), used);
+          const status = await call(url, { method, headers, body });
           let expected: boolean;
           if (action === "public") expected = true;
           else if (identity.kind !== "key") expected = false;
