@@ -25,7 +25,7 @@ import { isValidZone, resolveZone } from "./time";
 
 // ---------------------------------------------------------------- inputs
 
-interface InputBase {
+export interface InputBase {
   /** Epoch ms of the moment the input is applied. */
   now: number;
   /** Fresh profile snapshot: waits and conditions read current traits and zone. */
@@ -83,7 +83,9 @@ export type RecordBody =
     }
   | { kind: "exit"; reason: CompletionReason; nodeId: string | null }
   | { kind: "holdout"; nodeId: string }
-  | { kind: "tz_fallback"; nodeId: string; reason: "missing" | "invalid"; given: string | null; zone: string };
+  | { kind: "tz_fallback"; nodeId: string; reason: "missing" | "invalid"; given: string | null; zone: string }
+  /** An operator moved the instance to this version (workflows/move.ts); recorded under the new version, before `entered`. */
+  | { kind: "moved"; nodeId: string; fromVersionId: string; toVersionId: string; fromNodeId: string | null };
 
 /** A node event for analytics; drivers store it idempotently under (instanceId, seq). */
 export type NodeRecord = RecordBody & { instanceId: string; seq: number; at: number };
@@ -228,6 +230,17 @@ export function blockingCommand(program: JourneyProgram, state: InstanceState, n
 }
 
 // ---------------------------------------------------------------- step
+
+/**
+ * The instance enters `nodeId` of `program` now, as if an edge led there, and walks on until it
+ * blocks (an operator's move to a new version, workflows/move.ts). `input` supplies the clock
+ * and the fresh profile, as a timer input would.
+ */
+export function enterAt(program: JourneyProgram, state: InstanceState, nodeId: string, input: InputBase & { type: "timer" }): StepResult {
+  const stepper = new Stepper(program, cloneState(state), input);
+  stepper.enterFrom(nodeId);
+  return stepper.result();
+}
 
 export function step(program: JourneyProgram, state: InstanceState | null, input: Input): StepResult {
   if (input.type === "start") {
@@ -530,6 +543,12 @@ class Stepper {
   }
 
   // ------------------------------------------------------------ graph walking
+
+  /** See `enterAt`. */
+  enterFrom(nodeId: string): void {
+    this.state.block = null;
+    this.run(nodeId);
+  }
 
   /** Walks from `nodeId` through every node that needs no outside input. */
   private run(nodeId: string | null): void {

@@ -42,6 +42,9 @@ export function nodeEventColumns(record: NodeRecord): {
       c.reason = record.reason;
       c.data = { given: record.given, zone: record.zone };
       break;
+    case "moved":
+      c.data = { fromVersionId: record.fromVersionId, toVersionId: record.toVersionId, fromNodeId: record.fromNodeId };
+      break;
   }
   return c;
 }
