@@ -5,6 +5,7 @@ import type { JourneyProgram } from "../../workflows/program";
 import type { WaitForEventConfig } from "../../nodes/wait-for-event/definition";
 import { findFailedStep } from "../../workflows/embedded/operations.server";
 import type { InstanceView } from "../ops/views";
+import { isRetryableFailure } from "./retryable";
 
 /**
  * Read side of the Instances page (实例): the filtered list with keyset paging, one instance's
@@ -251,7 +252,8 @@ export interface InstanceDetail extends InstanceListItem {
   completedAt: string | null;
   /** Which operator actions apply now (the server checks again when one is used). */
   actions: { cancel: boolean; skipWait: boolean; retry: boolean };
-  failedStep: { nodeId: string; reason: string | null } | null;
+  /** `retryable`: a retry can succeed (app/lib/retryable.ts); the Retry button shows only then. */
+  failedStep: { nodeId: string; reason: string | null; retryable: boolean } | null;
   messages: Array<{ id: string; nodeId: string | null; channel: string; state: string; failureReason: string | null; createdAt: string }>;
 }
 
@@ -272,7 +274,7 @@ export async function getInstance(db: Db, workspaceId: string, instanceId: strin
     query<{ seq: number; at: string; kind: string; node_id: string | null; output: string | null; reason: string | null; message_status: string | null; channel: string | null; data: Record<string, unknown> | null }>(
       db,
       sql`select seq, ${ts(sql`at`)} as at, kind, node_id, output, reason, message_status, channel, data
-          from journey_node_events where instance_id = ${instanceId}::uuid order by seq`,
+          from journey_node_events where instance_id = ${instanceId}::uuid order by at, seq`,
     ),
     query<{ id: string; node_id: string | null; channel: string; state: string; failure_reason: string | null; created_at: string }>(
       db,
@@ -307,7 +309,18 @@ export async function getInstance(db: Db, workspaceId: string, instanceId: strin
     };
   }
   const actionNodes = new Set(program ? Object.values(program.nodes).filter((n) => n.role === "action").map((n) => n.id) : []);
-  const failed = await findFailedStep(db, instanceId, state, actionNodes);
+  const found = await findFailedStep(db, instanceId, state, actionNodes);
+  // An exit record says only "failed": the step's own reason is on its last failed message.
+  const failed = found
+    ? {
+        nodeId: found.nodeId,
+        reason:
+          found.reason && found.reason !== "failed"
+            ? found.reason
+            : ([...messages].reverse().find((m) => m.node_id === found.nodeId && m.state === "failed")?.failure_reason ?? found.reason),
+      }
+    : null;
+  const retryable = failed !== null && isRetryableFailure(failed.reason === "failed" ? null : failed.reason);
   return {
     ...toItem(row),
     holdout: row.holdout,
@@ -329,9 +342,9 @@ export async function getInstance(db: Db, workspaceId: string, instanceId: strin
     actions: {
       cancel: state.status === "active",
       skipWait: Boolean(block && (block.kind === "sleep" || block.kind === "event") && block.until !== null),
-      retry: failed !== null,
+      retry: retryable,
     },
-    failedStep: failed ? { nodeId: failed.nodeId, reason: failed.reason } : null,
+    failedStep: failed ? { nodeId: failed.nodeId, reason: failed.reason, retryable } : null,
     messages: messages.map((m) => ({ id: m.id, nodeId: m.node_id, channel: m.channel, state: m.state, failureReason: m.failure_reason, createdAt: m.created_at })),
   };
 }

@@ -34,7 +34,7 @@ export function useTimestamp() {
       : new Date(value).toLocaleString(locale, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
 }
 
-const KNOWN_ERRORS = new Set(["not_found", "already_finished", "not_waiting", "not_failed", "busy", "not_published"]);
+const KNOWN_ERRORS = new Set(["not_found", "already_finished", "not_waiting", "not_failed", "busy", "not_published", "not_retryable"]);
 
 /** tRPC errors of the operations router carry a code as message; anything else is shown as is. */
 export function useOperationError() {

@@ -202,6 +202,48 @@ describe(`instance operations on the embedded engine (${testDatabaseKind()})`, (
     }
   });
 
+  it("retry of a failure that fails again (no consent) is not offered and the operations router refuses it with 409", async () => {
+    const calls: string[] = [];
+    const h = await createHarness({
+      db,
+      start: T0,
+      engine: {
+        executeAction: async (type, ctx, config) => {
+          if (type !== "example.webhook") return executeNode(type, ctx, config);
+          calls.push(ctx.idempotencyKey);
+          return { output: "failed", detail: { reason: "no_consent" } };
+        },
+      },
+    });
+    try {
+      await h.publish(
+        apiJourney(
+          "never consented",
+          [
+            { id: "hook", type: "example.webhook", config: { url: "https://crm.example.com/hook" } },
+            { id: "gave_up", type: "core.exit", config: {} },
+          ],
+          [
+            ["hook", "success", "gave_up"],
+            ["hook", "failed", "gave_up"],
+          ],
+        ),
+      );
+      const id = await enter(h, "no-consent");
+      await drain(h);
+      expect(calls).toHaveLength(1);
+      const failed = await getInstance(h.db.db, h.workspaceId, id);
+      expect(failed?.failedStep).toMatchObject({ nodeId: "hook", reason: expect.stringMatching(/^no_consent/), retryable: false });
+      expect(failed?.actions.retry).toBe(false);
+      const { admin } = await callers(h, "no-consent");
+      await expect(admin.operations.retry({ id })).rejects.toMatchObject({ code: "CONFLICT", message: "not_retryable" });
+      await drain(h);
+      expect(calls).toHaveLength(1);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("a Temporal-driven instance goes to the Temporal engine: cancelled there (in the database when its workflow never started), other actions refused as busy", async () => {
     const h = await createHarness({ db, start: T0 });
     try {

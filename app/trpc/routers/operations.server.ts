@@ -142,7 +142,13 @@ export const operationsRouter = router({
     .input(instanceInput)
     .mutation(({ ctx, input }) => mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "skipWait"))),
 
-  retry: adminProcedure
-    .input(instanceInput)
-    .mutation(({ ctx, input }) => mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "retryFailedStep"))),
+  retry: adminProcedure.input(instanceInput).mutation(async ({ ctx, input }) => {
+    // A failure that will fail again (no consent, bad address, copy too long…) is refused with
+    // 409 before any engine is asked; the page offers Retry only when it can succeed (decision 1150).
+    const found = await getInstance(ctx.services.db, ctx.session.workspaceId, input.id);
+    if (found?.failedStep && !found.failedStep.retryable) {
+      throw new TRPCError({ code: "CONFLICT", message: "not_retryable", cause: new Error(`failure reason ${found.failedStep.reason ?? "—"} fails again on retry`) });
+    }
+    return mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "retryFailedStep"));
+  }),
 });
