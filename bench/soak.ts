@@ -205,7 +205,7 @@ async function rung(kind: string, rate: number): Promise<Rung> {
 
 const pct = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted.length ? percentile(sorted, p) : 0;
+  return sorted.length ? percentile(sorted, p / 100) : 0;
 };
 
 // Loaded once (ESM caches it for every rung): a shared checkout may release its build lock after this line.
