@@ -40,6 +40,8 @@ interface Described {
   timezone: string | undefined;
   traits: string;
   segments: string;
+  /** Channels on which the user agreed to marketing (the policies ask for it on opt-in channels). */
+  consent: Record<"push" | "sms" | "email", boolean>;
 }
 
 /** The event that makes this user enter, for the first timeline row. */
@@ -145,7 +147,14 @@ export function TestRunPanel({ workspaceTimezone, policies }: { workspaceTimezon
   });
   const [running, setRunning] = useState(false);
   const [existingId, setExistingId] = useState(samples.current.id);
-  const [described, setDescribed] = useState<Described>({ id: "test-user", name: "小王", timezone: "Asia/Shanghai", traits: "city=上海", segments: "" });
+  const [described, setDescribed] = useState<Described>({
+    id: "test-user",
+    name: "小王",
+    timezone: "Asia/Shanghai",
+    traits: "city=上海",
+    segments: "",
+    consent: { push: true, sms: true, email: true },
+  });
   const [start, setStart] = useState(() => localInputValue(Math.floor(Date.now() / 60_000) * 60_000));
   const [rows, setRows] = useState<TimelineRow[]>(() => (entry ? [{ amount: 0, unit: "minutes", event: entry.event, properties: JSON.stringify(entry.properties) }] : []));
   const resultsRef = useRef<HTMLElement>(null);
@@ -162,6 +171,7 @@ export function TestRunPanel({ workspaceTimezone, policies }: { workspaceTimezon
       traits: { ...parseTraits(described.traits), ...(described.name ? { name: described.name } : {}) },
       timezone: described.timezone ?? null,
       segments,
+      consent: Object.fromEntries(Object.entries(described.consent).map(([channel, agreed]) => [channel, { marketing: agreed }])),
     };
   }, [who, existingId, described, samples]);
 
@@ -323,6 +333,20 @@ export function TestRunPanel({ workspaceTimezone, policies }: { workspaceTimezon
               {t("testRun.timezone")}
               <TimezoneSelect value={described.timezone} onChange={(timezone) => setDescribed({ ...described, timezone })} emptyLabel={t("testRun.noZone")} />
             </label>
+            <fieldset className="ins-field wp-consent">
+              <legend>{t("testRun.consent")}</legend>
+              {(["push", "sms", "email"] as const).map((channel) => (
+                <label key={channel}>
+                  <input
+                    type="checkbox"
+                    checked={described.consent[channel]}
+                    onChange={(e) => setDescribed({ ...described, consent: { ...described.consent, [channel]: e.target.checked } })}
+                    data-testid={`testrun-consent-${channel}`}
+                  />{" "}
+                  {t(`testRun.channel.${channel}`)}
+                </label>
+              ))}
+            </fieldset>
             <label className="ins-field">
               {t("testRun.traits")}
               <DraftTextarea rows={2} className="mono" value={described.traits} onValue={(v) => setDescribed({ ...described, traits: String(v) })} />
@@ -341,7 +365,7 @@ export function TestRunPanel({ workspaceTimezone, policies }: { workspaceTimezon
         <legend>{t("testRun.timeline")}</legend>
         <label className="ins-field">
           {t("testRun.start")}
-          <input type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} />
+          <input type="datetime-local" value={start} onChange={(e) => setStart(e.target.value)} data-testid="testrun-start" />
         </label>
         {rows.map((row, i) => (
           <div key={i} className="wp-timeline-row" data-testid={`timeline-row-${i}`}>

@@ -152,6 +152,9 @@ describe("canvas: a marketer builds “registered but no order in 24 h” by dra
     // Test run: a user signs up and never orders, so after 24 h the SMS goes out.
     await page.getByTestId("tab-test").click();
     await poll(() => page.getByTestId("timeline-row-0").locator("input").nth(1).inputValue()).toBe("signed_up");
+    // The test run applies the workspace's sending policies: start at 10:00 in Shanghai (the
+    // browser runs in UTC) so the SMS 24 h later falls outside the default quiet hours.
+    await page.getByTestId("testrun-start").fill("2026-12-01T02:00");
     await page.getByTestId("testrun-run").click();
     const results = page.getByTestId("testrun-results");
     await poll(() => results.isVisible()).toBe(true);
@@ -165,6 +168,26 @@ describe("canvas: a marketer builds “registered but no order in 24 h” by dra
     expect(await card(sms).getAttribute("class")).toContain("on-path");
     expect(await page.locator(`.react-flow__edge.on-path`).count()).toBe(3);
     await screenshot(page, "canvas-08-test-run");
+
+    // Signed up at 21:30 in Shanghai: the SMS 24 h later falls in quiet hours (21:00–08:00) and is
+    // held until 08:00, as the engine would hold it.
+    await page.getByTestId("testrun-start").fill("2026-12-01T13:30");
+    await page.getByTestId("testrun-run").click();
+    await poll(() => page.getByTestId("testrun-messages").textContent()).toContain("held until");
+    const held = (await page.getByTestId("testrun-messages").textContent())!;
+    expect(held).toContain("quiet hours");
+    expect(held).toMatch(/08:00/);
+    expect(held).toContain("sent");
+    await screenshot(page, "canvas-08b-test-run-quiet-hours");
+
+    // Without SMS consent (SMS marketing is opt-in by default) the SMS fails, with the reason.
+    await page.getByTestId("testrun-start").fill("2026-12-01T02:00");
+    await page.getByTestId("testrun-consent-sms").uncheck();
+    await page.getByTestId("testrun-run").click();
+    await poll(() => page.getByTestId("testrun-messages").textContent()).toContain("no consent for this channel");
+    expect(await page.getByTestId("testrun-messages").textContent()).toContain("failed");
+    await screenshot(page, "canvas-08c-test-run-no-consent");
+    await page.getByTestId("testrun-consent-sms").check();
 
     // Everything is still there after a reload, and on the server.
     await page.reload();
