@@ -3,6 +3,7 @@ import { accountsRouter } from "./routers/accounts.server";
 import { channelsRouter } from "./routers/channels.server";
 import { journeysRouter } from "./routers/journeys.server";
 import { operationsRouter } from "./routers/operations.server";
+import { reportRouter } from "./routers/report.server";
 import { segmentsRouter } from "./routers/segments.server";
 import { settingsRouter } from "./routers/settings.server";
 import { usersRouter } from "./routers/users.server";
@@ -16,6 +17,7 @@ export const appRouter = router({
   channels: channelsRouter,
   operations: operationsRouter,
   accounts: accountsRouter,
+  report: reportRouter,
 });
 
 export type AppRouter = typeof appRouter;
