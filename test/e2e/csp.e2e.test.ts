@@ -55,9 +55,23 @@ describe("CSP: the app runs under its Content-Security-Policy", () => {
 
     await page.goto(`${app.url}/settings/channels`);
     await poll(() => page.getByTestId("provider-email").isVisible()).toBe(true);
+    // Secrets bound to their destination (decision 0703): the form says so, and warns on a change.
+    const email = page.getByTestId("provider-email");
+    await email.getByLabel("Provider", { exact: true }).selectOption("smtp");
+    await email.getByLabel("Host", { exact: true }).fill("smtp.example.com");
+    await email.getByLabel("Port", { exact: true }).fill("587");
+    await email.getByLabel("User", { exact: true }).fill("ops");
+    await email.getByLabel("Password", { exact: true }).fill("e2e-secret");
+    await email.getByLabel("From", { exact: true }).fill("ops@example.com");
+    await email.getByRole("button", { name: "Save", exact: true }).click();
+    await poll(() => email.getByTestId("secret-pass").textContent()).toContain("set · ••••");
+    await poll(() => email.getByTestId("destination-notice-email").textContent()).toContain("Saved secrets belong to this destination");
+    await email.getByLabel("Host", { exact: true }).fill("smtp.other.example");
+    await poll(() => email.getByTestId("destination-notice-email").textContent()).toContain("The destination changed: saving clears the saved secret");
+    await screenshot(page, "csp-02-destination-warning");
     await page.goto(`${app.url}/messages`);
     await page.waitForLoadState("networkidle");
-    await screenshot(page, "csp-02-messages");
+    await screenshot(page, "csp-03-messages");
 
     expect(violations).toEqual([]);
   });
