@@ -31,9 +31,9 @@ const fieldNames: Record<string, Localized> = {
 };
 
 const channelNames: Record<string, Localized> = {
-  push: { en: "A push notification", zh: "推送" },
-  sms: { en: "An SMS", zh: "短信" },
-  email: { en: "An email", zh: "邮件" },
+  push: { en: "a push notification", zh: "推送" },
+  sms: { en: "an SMS", zh: "短信" },
+  email: { en: "an email", zh: "邮件" },
 };
 
 const n = (value: number) => value.toLocaleString("en-US");
@@ -45,11 +45,11 @@ function fieldName(field: string): Localized {
 
 function lengthMessage(channel: string, issue: LengthIssue, cut: boolean): Localized {
   const field = fieldName(issue.field);
-  const who = channelNames[channel] ?? { en: "This message", zh: "此消息" };
+  const who = channelNames[channel] ?? { en: "this message's", zh: "此消息" };
   const unit = issue.field === "data" ? { en: "bytes", zh: "字节" } : { en: "characters", zh: "个字符" };
   const parts = channel === "sms" && issue.field === "body" ? { en: ` (${Math.ceil(issue.limit / SMS_MULTI_PART_CHARS)} parts)`, zh: `（${Math.ceil(issue.limit / SMS_MULTI_PART_CHARS)} 条）` } : { en: "", zh: "" };
   const lead = {
-    en: `The ${field.en} is ${n(issue.length)} ${unit.en} before any trait is filled in; ${who.en.toLowerCase()}'s ${field.en} can have at most ${n(issue.limit)}${parts.en}.`,
+    en: `The ${field.en} is ${n(issue.length)} ${unit.en} before any trait is filled in; ${who.en} ${field.en} can have at most ${n(issue.limit)} ${unit.en}${parts.en}.`,
     zh: `${field.zh}在填入用户属性前已有 ${n(issue.length)} ${unit.zh}；${who.zh}${field.zh}最多 ${n(issue.limit)} ${unit.zh}${parts.zh}。`,
   };
   return cut
