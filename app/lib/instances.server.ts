@@ -6,6 +6,7 @@ import type { WaitForEventConfig } from "../../nodes/wait-for-event/definition";
 import { findFailedStep } from "../../workflows/embedded/operations.server";
 import type { InstanceView } from "../ops/views";
 import { isRetryableFailure } from "./retryable";
+import { nodeNamesByVersion, nodeNamesOf, type NodeNames } from "./node-names.server";
 
 /**
  * Read side of the Instances page (实例): the filtered list with keyset paging, one instance's
@@ -39,6 +40,8 @@ export interface InstanceListItem {
   view: InstanceView;
   reason: string | null;
   nodeId: string | null;
+  /** The current node in operator words (its label, else its type's label), both languages. */
+  nodeLabel: { en: string; zh: string } | null;
   wakeAt: string | null;
   enteredAt: string;
   updatedAt: string;
@@ -141,8 +144,9 @@ export async function listInstances(db: Db, workspaceId: string, filter: Instanc
   );
   const page = found.slice(0, limit);
   const last = page.at(-1);
+  const names = await nodeNamesByVersion(db, workspaceId, page.map((r) => r.version_id));
   return {
-    items: page.map(toItem),
+    items: page.map((r) => withLabel(toItem(r), names[r.version_id])),
     next: found.length > limit && last ? encodeCursor(last.entered_at, last.id) : null,
   };
 }
@@ -177,6 +181,10 @@ export async function instanceEngine(db: Db, workspaceId: string, instanceId: st
   return row.driver === "temporal" ? "temporal" : "embedded";
 }
 
+function withLabel(item: InstanceListItem, names: NodeNames | undefined): InstanceListItem {
+  return { ...item, nodeLabel: item.nodeId ? (names?.[item.nodeId]?.label ?? null) : null };
+}
+
 function toItem(r: ListRow): InstanceListItem {
   return {
     id: r.id,
@@ -190,6 +198,7 @@ function toItem(r: ListRow): InstanceListItem {
     view: r.view,
     reason: r.reason,
     nodeId: r.node_id,
+    nodeLabel: null,
     wakeAt: r.wake_at,
     enteredAt: r.entered_at,
     updatedAt: r.updated_at,
@@ -198,18 +207,20 @@ function toItem(r: ListRow): InstanceListItem {
 }
 
 /** Journeys, versions and nodes for the filter controls. */
-export async function instanceFilterOptions(db: Db, workspaceId: string): Promise<{ journeys: Array<{ id: string; name: string; status: string; versions: Array<{ id: string; version: number }>; nodes: string[] }> }> {
-  const found = await query<{ id: string; name: string; status: string; version_id: string | null; version: number | null; nodes: string[] | null }>(
+export async function instanceFilterOptions(db: Db, workspaceId: string): Promise<{ journeys: Array<{ id: string; name: string; status: string; versions: Array<{ id: string; version: number }>; nodes: string[]; nodeNames: NodeNames }> }> {
+  const found = await query<{ id: string; name: string; status: string; version_id: string | null; version: number | null; nodes: string[] | null; document: unknown }>(
     db,
-    sql`select j.id, j.name, j.status, v.id as version_id, v.version,
+    sql`select j.id, j.name, j.status, v.id as version_id, v.version, v.document,
                (select array_agg(k order by k) from jsonb_object_keys(coalesce(v.program -> 'nodes', '{}'::jsonb)) as k) as nodes
         from journeys j left join journey_versions v on v.journey_id = j.id and v.state = 'published'
         where j.workspace_id = ${workspaceId}::uuid and j.status <> 'draft'
         order by j.name, v.version desc`,
   );
-  const byId = new Map<string, { id: string; name: string; status: string; versions: Array<{ id: string; version: number }>; nodes: Set<string> }>();
+  const byId = new Map<string, { id: string; name: string; status: string; versions: Array<{ id: string; version: number }>; nodes: Set<string>; nodeNames: NodeNames }>();
   for (const r of found) {
-    const entry = byId.get(r.id) ?? { id: r.id, name: r.name, status: r.status, versions: [], nodes: new Set<string>() };
+    const entry = byId.get(r.id) ?? { id: r.id, name: r.name, status: r.status, versions: [], nodes: new Set<string>(), nodeNames: {} };
+    // Newest version first: an older version names only the nodes the newer ones dropped.
+    entry.nodeNames = { ...nodeNamesOf(r.document), ...entry.nodeNames };
     if (r.version_id) entry.versions.push({ id: r.version_id, version: Number(r.version) });
     for (const n of r.nodes ?? []) entry.nodes.add(n);
     byId.set(r.id, entry);
@@ -244,6 +255,8 @@ export interface CurrentWait {
 }
 
 export interface InstanceDetail extends InstanceListItem {
+  /** Node and port names of the instance's version, for the timeline and messages. */
+  nodeNames: NodeNames;
   timeline: TimelineEntry[];
   /** Operator actions from the audit log (instance.cancelled, instance.wait_skipped, instance.step_retried). */
   operatorActions: Array<{ action: string; at: string; by: string | null }>;
@@ -258,12 +271,12 @@ export interface InstanceDetail extends InstanceListItem {
 }
 
 export async function getInstance(db: Db, workspaceId: string, instanceId: string): Promise<InstanceDetail | null> {
-  const [row] = await query<ListRow & { state: InstanceState & { driver?: string }; awaiting: string[]; holdout: boolean; completed_at: string | null; program: JourneyProgram | null }>(
+  const [row] = await query<ListRow & { state: InstanceState & { driver?: string }; awaiting: string[]; holdout: boolean; completed_at: string | null; program: JourneyProgram | null; document: unknown }>(
     db,
     sql`select i.id, i.journey_id, j.name as journey_name, j.status as journey_status, j.held as journey_held, i.version_id, coalesce(v.version, 0) as version,
                i.user_id, ${VIEW_SQL} as view, i.reason, i.node_id, ${ts(WAKE_SQL)} as wake_at,
                ${ts(sql`i.entered_at`)} as entered_at, ${ts(sql`i.updated_at`)} as updated_at, i.state ->> 'driver' as driver,
-               i.state, i.awaiting, i.holdout, ${ts(sql`i.completed_at`)} as completed_at, v.program
+               i.state, i.awaiting, i.holdout, ${ts(sql`i.completed_at`)} as completed_at, v.program, v.document
         from journey_instances i
         join journeys j on j.id = i.journey_id
         left join journey_versions v on v.id = i.version_id
@@ -321,8 +334,10 @@ export async function getInstance(db: Db, workspaceId: string, instanceId: strin
       }
     : null;
   const retryable = failed !== null && isRetryableFailure(failed.reason === "failed" ? null : failed.reason);
+  const nodeNames = nodeNamesOf(row.document);
   return {
-    ...toItem(row),
+    ...withLabel(toItem(row), nodeNames),
+    nodeNames,
     holdout: row.holdout,
     completedAt: row.completed_at,
     timeline: events.map((e) => ({

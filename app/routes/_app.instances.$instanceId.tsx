@@ -7,6 +7,7 @@ import { getInstance, type InstanceDetail, type TimelineEntry } from "../lib/ins
 import { roleMay } from "../lib/permissions";
 import { requireSession } from "../lib/session.server";
 import { useOperationError, useTimestamp, ViewBadge } from "../ops/shared";
+import { NodeTitle, useFailureReason, useNodeNames, type NodeNames } from "../ops/names";
 import { trpc } from "../trpc/client";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -27,6 +28,8 @@ export default function InstancePage() {
   const when = useTimestamp();
   const revalidator = useRevalidator();
   const explain = useOperationError();
+  const names = useNodeNames(instance.nodeNames);
+  const failure = useFailureReason();
   const [notice, setNotice] = useState<string | null>(null);
   const onSuccess = (action: Action) => () => {
     setNotice(t(`actions.done.${action}`));
@@ -123,7 +126,10 @@ export default function InstancePage() {
           <CurrentWait instance={instance} />
           {instance.failedStep ? (
             <p className="form-error" data-testid="failed-step">
-              {t("detail.failedStep", { node: instance.failedStep.nodeId, reason: instance.failedStep.reason ?? "—" })}
+              <span title={`${instance.failedStep.nodeId} · ${instance.failedStep.reason ?? ""}`}>
+                {t("detail.failedStep", { node: names.node(instance.failedStep.nodeId), reason: failure(instance.failedStep.reason) })}
+              </span>
+              {instance.failedStep.retryable ? null : <span className="muted"> · {t("detail.notRetryable")}</span>}
             </p>
           ) : null}
           <h2 className="ops-subhead">{t("detail.messages")}</h2>
@@ -133,8 +139,8 @@ export default function InstancePage() {
             <ul className="data-list">
               {instance.messages.map((m) => (
                 <li key={m.id}>
-                  <code>{m.nodeId ?? "—"}</code> {t("detail.messageLine", { channel: m.channel, state: t(`messageState.${m.state}`, { defaultValue: m.state }) })}
-                  {m.failureReason ? <span className="muted"> · {m.failureReason}</span> : null} <span className="muted">{when(m.createdAt)}</span>
+                  <NodeTitle id={m.nodeId} names={instance.nodeNames} /> {t("detail.messageLine", { channel: t(`channel.${m.channel}`, { defaultValue: m.channel }), state: t(`messageState.${m.state}`, { defaultValue: m.state }) })}
+                  {m.failureReason ? <span className="muted" title={m.failureReason}> · {failure(m.failureReason)}</span> : null} <span className="muted">{when(m.createdAt)}</span>
                 </li>
               ))}
             </ul>
@@ -158,10 +164,10 @@ export default function InstancePage() {
         ) : (
           <ol className="data-timeline ops-timeline" data-testid="timeline">
             {instance.timeline.map((e) => (
-              <li key={e.seq} data-kind={e.kind} data-node={e.nodeId ?? ""}>
+              <li key={e.seq} data-kind={e.kind} data-node={e.nodeId ?? ""} data-at={e.at} data-seq={e.seq}>
                 <span className="data-timeline-time">{when(e.at)}</span>
-                <span className={`ops-kind ops-kind-${e.kind}`}>
-                  <TimelineText entry={e} />
+                <span className={`ops-kind ops-kind-${e.kind}`} title={[e.nodeId, e.output, e.reason].filter(Boolean).join(" · ") || undefined}>
+                  <TimelineText entry={e} names={instance.nodeNames} />
                 </span>
               </li>
             ))}
@@ -175,15 +181,16 @@ export default function InstancePage() {
 function CurrentWait({ instance }: { instance: InstanceDetail }) {
   const { t } = useTranslation("ops");
   const when = useTimestamp();
+  const names = useNodeNames(instance.nodeNames);
   const wait = instance.wait;
   if (!wait) return <p className="muted">{t("detail.notWaiting")}</p>;
-  if (wait.kind === "run") return <p>{t("detail.running", { node: wait.nodeId })}</p>;
-  if (wait.kind === "evaluate") return <p>{t("detail.evaluating", { node: wait.nodeId })}</p>;
+  if (wait.kind === "run") return <p title={wait.nodeId}>{t("detail.running", { node: names.node(wait.nodeId) })}</p>;
+  if (wait.kind === "evaluate") return <p title={wait.nodeId}>{t("detail.evaluating", { node: names.node(wait.nodeId) })}</p>;
   return (
     <dl className="data-facts" data-testid="wait-facts">
       <dt>{wait.purpose ? t(`detail.purpose.${wait.purpose}`) : ""}</dt>
       <dd>
-        <code>{wait.nodeId}</code>
+        <NodeTitle id={wait.nodeId} names={instance.nodeNames} />
         {wait.attempt ? ` · ${t("detail.attempt", { attempt: wait.attempt })}` : ""}
       </dd>
       <dt>{t("detail.deadline")}</dt>
@@ -214,10 +221,12 @@ function CurrentWait({ instance }: { instance: InstanceDetail }) {
   );
 }
 
-function TimelineText({ entry: e }: { entry: TimelineEntry }) {
+function TimelineText({ entry: e, names: nodeNames }: { entry: TimelineEntry; names: NodeNames }) {
   const { t } = useTranslation("ops");
   const when = useTimestamp();
-  const node = e.nodeId ?? "—";
+  const names = useNodeNames(nodeNames);
+  const failure = useFailureReason();
+  const node = names.node(e.nodeId);
   const reason = (r: string | null) => (r ? t(`reason.${r}`, { defaultValue: r }) : "");
   const data = e.data ?? {};
   switch (e.kind) {
@@ -226,21 +235,21 @@ function TimelineText({ entry: e }: { entry: TimelineEntry }) {
     case "left":
       return (
         <>
-          {t("event.left", { node, output: e.output ?? "" })}
-          {e.reason ? <span className="muted"> · {t("event.reason", { reason: t(`nodeReason.${e.reason}`, { defaultValue: e.reason }) })}</span> : null}
+          {names.singlePort(e.nodeId) && e.output !== "failed" ? t("event.leftOnly", { node }) : t("event.left", { node, output: names.port(e.nodeId, e.output) })}
+          {e.reason ? <span className="muted"> · {t("event.reason", { reason: failure(e.reason) })}</span> : null}
         </>
       );
     case "message":
       return (
         <>
-          {t("event.message", { channel: e.channel ?? "", status: t(`engine:messageStatus.${e.messageStatus ?? ""}`, { defaultValue: e.messageStatus ?? "" }) })}
-          {e.reason ? <span className="muted"> · {t("event.reason", { reason: e.reason })}</span> : null}
+          {t("event.message", { channel: t(`channel.${e.channel ?? ""}`, { defaultValue: e.channel ?? "" }), status: t(`engine:messageStatus.${e.messageStatus ?? ""}`, { defaultValue: e.messageStatus ?? "" }) })}
+          {e.reason ? <span className="muted"> · {t("event.reason", { reason: failure(e.reason) })}</span> : null}
           {typeof data.deferUntil === "number" ? <span className="muted"> · {t("event.deferUntil", { when: when(data.deferUntil) })}</span> : null}
         </>
       );
     case "retry":
       if (e.reason === "operator_retry") return <strong>{t("event.operatorRetry", { node })}</strong>;
-      return <>{t("event.retry", { node, attempt: data.attempt ?? "", when: when(typeof data.retryAt === "number" ? data.retryAt : null), reason: e.reason ?? "" })}</>;
+      return <>{t("event.retry", { node, attempt: data.attempt ?? "", when: when(typeof data.retryAt === "number" ? data.retryAt : null), reason: failure(e.reason) })}</>;
     case "conversion":
       return <>{t("event.conversion", { event: typeof data.event === "string" ? data.event : "" })}</>;
     case "exit":

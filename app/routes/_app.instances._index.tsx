@@ -8,6 +8,7 @@ import { instanceViews, pauseChoices, type InstanceView, type PauseChoice } from
 import { roleMay } from "../lib/permissions";
 import { requireSession } from "../lib/session.server";
 import { useOperationError, useDuration, useTimestamp, ViewBadge } from "../ops/shared";
+import { useNodeNames } from "../ops/names";
 import { trpc } from "../trpc/client";
 
 const PAGE = 50;
@@ -41,7 +42,7 @@ export async function loader({ request, context }: LoaderFunctionArgs) {
 
 export default function InstancesPage() {
   const { page, options, health, filter, isAdmin, canPause, canResume } = useLoaderData<typeof loader>();
-  const { t } = useTranslation("ops");
+  const { t, i18n } = useTranslation("ops");
   const when = useTimestamp();
   const utils = trpc.useUtils();
   const revalidator = useRevalidator();
@@ -96,6 +97,15 @@ export default function InstancesPage() {
   const selected = options.journeys.find((j) => j.id === journeyId);
   const nodes = selected ? selected.nodes : [...new Set(options.journeys.flatMap((j) => j.nodes))].sort();
   const filtered = Object.values(filter).some(Boolean);
+  /** Pause/resume is a journey action: offered once, for the journey the list is filtered by, not on every row. */
+  const current = options.journeys.find((j) => j.id === filter.journeyId);
+  const names = useNodeNames(selected?.nodeNames);
+  const lang = i18n.language === "zh" ? "zh" : "en";
+  const nodeLabel = (n: string) => {
+    if (selected) return names.node(n);
+    const found = options.journeys.map((j) => j.nodeNames[n]?.label[lang]).filter((l): l is string => Boolean(l));
+    return [...new Set(found)].join(" / ") || n;
+  };
 
   const loadMore = async () => {
     if (!next) return;
@@ -139,8 +149,8 @@ export default function InstancesPage() {
           <select name="node" defaultValue={filter.nodeId ?? ""} key={`n-${journeyId}`} data-testid="filter-node">
             <option value="">{t("filters.any")}</option>
             {nodes.map((n) => (
-              <option key={n} value={n}>
-                {n}
+              <option key={n} value={n} title={n}>
+                {nodeLabel(n)}
               </option>
             ))}
           </select>
@@ -181,6 +191,25 @@ export default function InstancesPage() {
       ) : null}
       {isAdmin && filtered ? (
         <div className="row ops-bulk">
+          {current && ((current.status === "live" && canPause) || (current.status === "paused" && canResume)) ? (
+            <button
+              type="button"
+              disabled={setStatus.isPending}
+              onClick={() => {
+                setNotice(null);
+                if (current.status === "paused") {
+                  resume.mutate({ id: current.id });
+                  return;
+                }
+                // Pausing asks first what happens to the users inside.
+                setInside("keep_running");
+                setPausing({ journeyId: current.id, name: current.name });
+              }}
+              data-testid="journey-toggle"
+            >
+              {current.status === "live" ? t("pauseJourney") : t("resumeJourney")}
+            </button>
+          ) : null}
           <button type="button" className="danger" disabled={cancelMany.isPending} onClick={() => void bulkCancel()} data-testid="bulk-cancel">
             {t("bulk.cancel")}
           </button>
@@ -227,7 +256,6 @@ export default function InstancesPage() {
               <th>{t("columns.node")}</th>
               <th>{t("columns.next")}</th>
               <th>{t("columns.entered")}</th>
-              {isAdmin ? <th>{t("columns.actions")}</th> : null}
             </tr>
           </thead>
           <tbody>
@@ -247,33 +275,17 @@ export default function InstancesPage() {
                   <ViewBadge view={item.view} reason={item.reason} />
                   {item.reason ? <div className="muted ops-reason">{t(`reason.${item.reason}`, { defaultValue: item.reason })}</div> : null}
                 </td>
-                <td>{item.nodeId ? <code>{item.nodeId}</code> : "—"}</td>
+                <td>
+                  {item.nodeId ? (
+                    <span className="ops-node" title={item.nodeId} data-node-id={item.nodeId}>
+                      {item.nodeLabel?.[lang] ?? item.nodeId}
+                    </span>
+                  ) : (
+                    "—"
+                  )}
+                </td>
                 <td>{item.view === "waiting" || item.view === "running" ? when(item.wakeAt) : "—"}</td>
                 <td>{when(item.enteredAt)}</td>
-                {isAdmin ? (
-                  <td>
-                    {(item.journeyStatus === "live" && canPause) || (item.journeyStatus === "paused" && canResume) ? (
-                      <button
-                        type="button"
-                        className="link"
-                        disabled={setStatus.isPending}
-                        onClick={() => {
-                          setNotice(null);
-                          if (item.journeyStatus === "paused") {
-                            resume.mutate({ id: item.journeyId });
-                            return;
-                          }
-                          // Pausing asks first what happens to the users inside.
-                          setInside("keep_running");
-                          setPausing({ journeyId: item.journeyId, name: item.journeyName });
-                        }}
-                        data-testid="journey-toggle"
-                      >
-                        {item.journeyStatus === "live" ? t("pauseJourney") : t("resumeJourney")}
-                      </button>
-                    ) : null}
-                  </td>
-                ) : null}
               </tr>
             ))}
           </tbody>

@@ -81,6 +81,12 @@ describe("instances page", () => {
     await page.waitForURL((url) => url.pathname === "/instances");
     await poll(() => page.getByTestId("instance-row").count()).toBe(5);
     await poll(() => page.getByTestId("health-active").textContent()).toContain("3");
+    // Pause is a journey action: not on every row, only once the list shows one journey.
+    expect(await page.getByTestId("journey-toggle").count()).toBe(0);
+    // The current node in operator words (the type's label), its id kept as a tooltip.
+    const waiting = page.getByTestId("instance-row").filter({ hasText: "u-1001" }).locator(".ops-node");
+    expect(await waiting.textContent()).toBe("Wait");
+    expect(await waiting.getAttribute("title")).toBe("wait");
     await screenshot(page, "instances-01-list");
 
     await page.waitForLoadState("networkidle");
@@ -96,7 +102,7 @@ describe("instances page", () => {
 
     await page.getByRole("link", { name: "u-1002" }).click();
     await page.waitForURL(/\/instances\/[0-9a-f-]{36}$/);
-    await poll(() => page.getByTestId("timeline").textContent()).toContain("Entered wait");
+    await poll(() => page.getByTestId("timeline").textContent()).toContain("Entered Wait");
     expect(await page.getByTestId("wait-until").textContent()).toMatch(/20\d\d/);
     await screenshot(page, "instances-03-timeline-waiting");
 
@@ -110,9 +116,17 @@ describe("instances page", () => {
     await page.reload();
     await poll(() => page.getByTestId("instance-detail").getAttribute("data-view")).toBe("completed");
     const text = await page.getByTestId("timeline").textContent();
-    expect(text).toContain("Left wait by next");
-    expect(text).toContain("push message sent");
+    expect(text).toContain("Left Wait");
+    expect(text).toContain("Entered Push");
+    expect(text).toContain("Left Push (Sent)");
+    expect(text).toContain("Push message sent");
     expect(text).toContain("Finished: Reached an exit");
+    // No raw ids or codes in the words (they stay in tooltips for developers).
+    expect(text).not.toMatch(/\bby next\b|exit_node|\bwait\b|\bpush\b/);
+    // Ordered by time, then sequence.
+    const order = await page.getByTestId("timeline").locator("li").evaluateAll((items) => items.map((li) => [Date.parse(li.getAttribute("data-at") ?? ""), Number(li.getAttribute("data-seq"))]));
+    expect(order.length).toBeGreaterThan(4);
+    expect([...order].sort((a, b) => a[0] - b[0] || a[1] - b[1])).toEqual(order);
     expect(await page.getByTestId("operator-actions").textContent()).toContain(`${admin.email} skipped the wait`);
     await screenshot(page, "instances-04-after-skip");
 
@@ -174,6 +188,9 @@ describe("instances page", () => {
     await page.getByTestId("instance-link").first().click();
     await page.waitForURL(/\/instances\/[0-9a-f-]{36}$/);
     await poll(() => page.getByTestId("timeline").textContent()).toContain("进入");
+    const zhText = (await page.getByTestId("timeline").textContent()) ?? "";
+    expect(zhText).toMatch(/进入 (等待|推送)/);
+    expect(zhText).not.toMatch(/exit_node|\bwait\b|\bpush\b|\bnext\b/);
     await screenshot(page, "instances-06-zh-timeline");
     await context.close();
   });
