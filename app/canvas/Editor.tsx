@@ -24,6 +24,7 @@ import { SampleUsersProvider } from "./sampleUsers";
 import { NodeStatsProvider, StatsBar, type StatsRange } from "./stats";
 import { createCanvasStore } from "./store";
 import { TestRunPanel } from "./TestRunPanel";
+import { ReportLink } from "../report/ReportLink";
 import type { PolicySettings } from "../../nodes/channels/policies/settings";
 import { reapply } from "./merge";
 import { backupKey, readBackup, SaveConflict, useAutosave, type Backup, type Draft } from "./useAutosave";
@@ -387,6 +388,7 @@ function EditorScreen({ journey: initial, workspaceTimezone, policies, canEdit, 
               {t(`status.${status}`)}
             </span>
             {journey.live ? <span className="wp-badge version">{t("editor.liveVersion", { n: journey.live.version })}</span> : null}
+            {journey.live ? <ReportLink journeyId={journey.id} /> : null}
             {journey.draft && journey.live && !readOnly ? <span className="wp-badge draft">{t("editor.draftOfChanges")}</span> : null}
             <SaveIndicator state={saveState} />
             <div className="wp-toolbar" role="toolbar" aria-label={t("editor.toolbar")}>

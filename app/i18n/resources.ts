@@ -9,6 +9,7 @@ import enEngine from "./locales/en/engine.json";
 import enExtensions from "./locales/en/extensions.json";
 import enOps from "./locales/en/ops.json";
 import enPermissions from "./locales/en/permissions.json";
+import enReport from "./locales/en/report.json";
 import zhAccounts from "./locales/zh/accounts.json";
 import zhCanvas from "./locales/zh/canvas.json";
 import zhChannels from "./locales/zh/channels.json";
@@ -18,8 +19,9 @@ import zhEngine from "./locales/zh/engine.json";
 import zhExtensions from "./locales/zh/extensions.json";
 import zhOps from "./locales/zh/ops.json";
 import zhPermissions from "./locales/zh/permissions.json";
+import zhReport from "./locales/zh/report.json";
 
 export const resources = {
-  en: { accounts: enAccounts, common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, extensions: enExtensions, ops: enOps, permissions: enPermissions },
-  zh: { accounts: zhAccounts, common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, extensions: zhExtensions, ops: zhOps, permissions: zhPermissions },
+  en: { accounts: enAccounts, common: enCommon, canvas: enCanvas, channels: enChannels, data: enData, engine: enEngine, extensions: enExtensions, ops: enOps, permissions: enPermissions, report: enReport },
+  zh: { accounts: zhAccounts, common: zhCommon, canvas: zhCanvas, channels: zhChannels, data: zhData, engine: zhEngine, extensions: zhExtensions, ops: zhOps, permissions: zhPermissions, report: zhReport },
 } as const;
