@@ -22,8 +22,11 @@ import {
 import type { ProviderLimitResult } from "./provider-api";
 import type { MessagingService } from "./send.server";
 import * as store from "./store.server";
+import { processShared } from "../shared-state";
 
-const definitions = new Map<string, AnyChannelProviderDefinition>();
+// One registry per process: the Remix server build bundles its own copy of this module, and the
+// extension loader registers through the source copy (decision 0901).
+const definitions = processShared("channelProviders", () => new Map<string, AnyChannelProviderDefinition>());
 
 /** Adds a provider definition (the extension loader calls this). Same definition twice is a no-op. */
 export function registerChannelProvider(def: AnyChannelProviderDefinition): void {
