@@ -63,7 +63,7 @@ async function enter(h: EngineHarness, journeyId: string, userId: string): Promi
   return row.id;
 }
 
-interface InstRow {
+type InstRow = {
   version_id: string;
   node_id: string | null;
   status: string;
@@ -71,7 +71,7 @@ interface InstRow {
   wake_at: number | null;
   awaiting: string[];
   timer: number | null;
-}
+};
 
 async function instance(h: EngineHarness, id: string): Promise<InstRow> {
   const [row] = await rows<InstRow>(

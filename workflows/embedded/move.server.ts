@@ -2,7 +2,8 @@ import { sql } from "drizzle-orm";
 import type { Db } from "../../db/client";
 import { insertAuditEntry as recordAudit } from "../../db/audit";
 import type { JourneyProgram } from "../program";
-import { movable, moveStep, resolveMovePlan, type MovePlan, type MovePlanProblem, type OccupiedNode } from "../move";
+import { movable, moveStep, resolveMovePlan, type MovePlan, type MovePlanProblem, type MoveTarget, type OccupiedNode } from "../move";
+import type { TemporalMoveSummary } from "../temporal/move.server";
 import { Batch, INSTANCE_COLUMNS, instFromRow, type InstanceRow } from "./batch.server";
 import { arr, iso, rows, transaction, type Conn } from "./db.server";
 import { ProgramCache } from "./programs.server";
@@ -34,8 +35,15 @@ export interface MoveSummary {
   exited: number;
   /** Instances whose side effect a worker is executing now: they stay; move again later. */
   busy: number;
-  /** Instances of older versions driven by the Temporal engine (moved by the caller through it). */
+  /** Instances of older versions driven by the Temporal engine. */
   onTemporal: string[];
+  /** Of those, moved or exited through their workflows (null: no Temporal engine was given). */
+  temporal: TemporalMoveSummary | null;
+}
+
+/** The Temporal engine's part of a move (workflows/temporal/move.server.ts). */
+export interface TemporalMover {
+  moveInstances(actor: OperationActor, instanceIds: readonly string[], versionId: string, targets: ReadonlyMap<string, MoveTarget>): Promise<TemporalMoveSummary>;
 }
 
 const programs = new ProgramCache();
@@ -87,8 +95,9 @@ export class MoveNotPossibleError extends Error {
  * missing or the trigger. Embedded instances move here; Temporal-driven ones are returned in
  * `onTemporal` for the caller to move through the Temporal engine after this commits.
  */
-export async function moveUsers(services: OperationServices, actor: OperationActor, journeyId: string, plan: MovePlan): Promise<MoveSummary> {
+export async function moveUsers(services: OperationServices, actor: OperationActor, journeyId: string, plan: MovePlan, temporal?: TemporalMover): Promise<MoveSummary> {
   const now = services.now().getTime();
+  let targets = new Map<string, MoveTarget>();
   const summary = await transaction(services.db, async (tx) => {
     const live = await liveVersion(tx, actor.workspaceId, journeyId);
     if (!live) {
@@ -124,7 +133,8 @@ export async function moveUsers(services: OperationServices, actor: OperationAct
       );
     }
     await programs.load(tx, locked.map((r) => r.version_id));
-    const result: MoveSummary = { toVersionId: live.id, moved: 0, exited: 0, busy: 0, onTemporal: [] };
+    targets = resolved.targets;
+    const result: MoveSummary = { toVersionId: live.id, moved: 0, exited: 0, busy: 0, onTemporal: [], temporal: null };
     const realNow = (services.realNow ?? Date.now)();
     const oldBatch = new Batch(now, { onStep: () => {}, onError: () => {} });
     const newBatch = new Batch(now, { onStep: () => {}, onError: () => {} });
@@ -196,5 +206,15 @@ export async function moveUsers(services: OperationServices, actor: OperationAct
     return result;
   });
   await notify(services);
+  if (summary.onTemporal.length > 0 && temporal) {
+    summary.temporal = await temporal.moveInstances(actor, summary.onTemporal, summary.toVersionId, targets);
+    // As for every Temporal operator action, the entry follows the workflows' answers (decision 0517).
+    await recordAudit(services.db, {
+      ...actor,
+      action: "journey.users_moved",
+      target: journeyId,
+      details: { toVersionId: summary.toVersionId, plan, engine: "temporal", ...summary.temporal },
+    });
+  }
   return summary;
 }

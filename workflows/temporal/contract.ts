@@ -1,6 +1,7 @@
 import { canonicalJson, contentHash } from "../hash";
 import { step, type Command, type Input, type InstanceState, type NodeRecord } from "../interpreter";
 import type { JourneyProgram } from "../program";
+import type { MoveTarget } from "../move";
 import type { ActionResult, JourneyEvent, UserSnapshot } from "../../nodes/runtime";
 
 /**
@@ -114,7 +115,12 @@ export interface EventSignal {
  * workflow's own state, answered once its records are stored (docs/decisions/0517).
  * `retry.nodeId` is the failed step the app found in the node events.
  */
-export type OperatorAction = { kind: "cancel" } | { kind: "skipWait" } | { kind: "retry"; nodeId: string };
+export type OperatorAction =
+  | { kind: "cancel" }
+  | { kind: "skipWait" }
+  | { kind: "retry"; nodeId: string }
+  /** Move to a new version of the journey (workflows/move.ts): the workflow runs `program` from then on. */
+  | { kind: "move"; versionId: string; program: JourneyProgram; target: MoveTarget };
 
 /** Codes an Update refuses with (the ApplicationFailure type), as the embedded engine's errors. */
 export type OperatorRefusal = "already_finished" | "not_waiting" | "not_failed";

@@ -8,6 +8,8 @@ import type { WaitForEventConfig } from "../../nodes/wait-for-event/definition";
 import type { EntryResult, IncomingEvent, JourneyEngine, SegmentChange } from "../engine";
 import { awaitedMatchers, MESSAGE_DELIVERED_EVENT, MESSAGE_FAILED_EVENT, wakeAt, type EventMatcher, type InstanceState } from "../interpreter";
 import type { JourneyProgram } from "../program";
+import type { MoveTarget } from "../move";
+import { moveTemporalInstances, type TemporalMoveSummary } from "./move.server";
 import type { Inst } from "../embedded/batch.server";
 import { transaction } from "../embedded/db.server";
 import { heldJourneys } from "../embedded/engine.server";
@@ -85,6 +87,8 @@ export interface TemporalEngine extends JourneyEngine {
   retryFailedStep(actor: OperationActor, instanceId: string): Promise<OperationResult>;
   /** Holds (pause with "hold") or releases a journey's running instances; returns how many were signalled. */
   holdInstances(journeyId: string, held: boolean): Promise<number>;
+  /** Moves instances to a new version through their workflows (move.server.ts); the plan is already checked. */
+  moveInstances(actor: OperationActor, instanceIds: readonly string[], versionId: string, targets: ReadonlyMap<string, MoveTarget>): Promise<TemporalMoveSummary>;
 }
 
 export function createTemporalEngine(services: TemporalEngineServices, options: TemporalEngineOptions = {}): TemporalEngine {
@@ -377,6 +381,10 @@ class Engine implements TemporalEngine {
 
   holdInstances(journeyId: string, held: boolean): Promise<number> {
     return holdTemporalInstances(this.operationDeps(), journeyId, held, this.concurrency);
+  }
+
+  moveInstances(actor: OperationActor, instanceIds: readonly string[], versionId: string, targets: ReadonlyMap<string, MoveTarget>): Promise<TemporalMoveSummary> {
+    return moveTemporalInstances(this.operationDeps(), actor, instanceIds, versionId, targets, this.concurrency);
   }
 }
 

@@ -98,6 +98,10 @@ export async function storeProgress(db: Db, progress: Progress): Promise<void> {
     }
     await insertNodeEvents(tx, instance, progress.precommitted);
     await updateInstance(tx, instance.instanceId, progress.next, progress.now, replace);
+    // A move to a new version (workflows/move.ts): the row follows the version its workflow now runs.
+    if (progress.pending.some((r) => r.kind === "moved")) {
+      await rows(tx, sql`update journey_instances set version_id = ${instance.versionId}::uuid where id = ${instance.instanceId}::uuid`);
+    }
   });
 }
 

@@ -17,6 +17,8 @@ import {
 import { step, wakeAt, type Command, type Input, type InstanceState, type NodeRecord } from "../interpreter";
 import type { ActionResult, UserSnapshot } from "../../nodes/runtime";
 import { cancelStep, retryStep, skippableUntil, skipState } from "../operator";
+import { movable, moveStep } from "../move";
+import type { JourneyProgram } from "../program";
 import {
   ENTER_SIGNAL,
   EVENT_SIGNAL,
@@ -121,7 +123,13 @@ class JourneyRun {
   /** Journey time of the latest input (clock mode only; see `inputTime`). */
   private pinned: number;
 
+  /** The version's program and the instance's identity; a move to a new version changes both. */
+  private program: JourneyProgram;
+  private instance: JourneyWorkflowInput["instance"];
+
   constructor(private readonly input: JourneyWorkflowInput) {
+    this.program = input.program;
+    this.instance = input.instance;
     this.state = input.resume?.state ?? null;
     this.pinned = input.resume?.pinnedNow ?? input.entry.now;
     this.user = input.resume?.user ?? input.entry.user;
@@ -167,7 +175,7 @@ class JourneyRun {
     for (;;) {
       const next = this.take(commands);
       if (this.operations.length > 0) {
-        commands = this.operate(next);
+        commands = await this.operate(next);
         continue;
       }
       // What an operator did is stored before anything it leads to runs, so the Update's answer
@@ -208,6 +216,8 @@ class JourneyRun {
       if (this.inbox.length === 0 && !this.held && this.operations.length === 0 && this.historyIsLong()) {
         await continueAsNew<typeof journeyWorkflow>({
           ...this.input,
+          program: this.program,
+          instance: this.instance,
           resume: { state, user: this.user, committedSeq: this.committedSeq, seen: [...this.seen], ...(this.input.clock ? { pinnedNow: this.pinned } : {}) },
         });
       }
@@ -230,7 +240,7 @@ class JourneyRun {
     await this.armTimer();
     // While held, events stay in the inbox and a fired timer stays fired: both apply on release.
     await condition(() => this.operations.length > 0 || (!this.held && (this.inbox.length > 0 || this.timer?.fired === true)));
-    if (this.operations.length > 0) return this.operate(undefined);
+    if (this.operations.length > 0) return await this.operate(undefined);
     if (this.inbox.length > 0) {
       const signal = this.inbox.shift()!;
       this.user = signal.user;
@@ -241,7 +251,7 @@ class JourneyRun {
 
   private apply(input: Input, staleProfile = false): Command[] {
     const before = this.state!;
-    const result = step(this.input.program, before, input);
+    const result = step(this.program, before, input);
     // The interpreter hands back the same state object when an input does not apply.
     if (result.state === before && result.commands.length === 0) return [];
     this.state = result.state;
@@ -255,7 +265,8 @@ class JourneyRun {
     const state = this.state;
     if (!state || state.status === "completed") return "already_finished";
     if (action.kind === "skipWait" && skippableUntil(state) === null) return "not_waiting";
-    if (action.kind === "retry" && (state.block?.kind === "run" || state.block?.kind === "evaluate" || !this.input.program.nodes[action.nodeId])) return "not_failed";
+    if (action.kind === "retry" && (state.block?.kind === "run" || state.block?.kind === "evaluate" || !this.program.nodes[action.nodeId])) return "not_failed";
+    if (action.kind === "move" && !movable(state)) return "not_waiting";
     return null;
   }
 
@@ -264,7 +275,7 @@ class JourneyRun {
    * flight). `next` is the command the last step left to act on: dropped when the action takes
    * the instance elsewhere, handed back when the action is refused.
    */
-  private operate(next: Command | undefined): Command[] {
+  private async operate(next: Command | undefined): Promise<Command[]> {
     const ticket = this.operations.shift()!;
     const refusal = this.refusal(ticket.action);
     const keep = next ? [next] : [];
@@ -284,8 +295,33 @@ class JourneyRun {
     } else if (ticket.action.kind === "skipWait") {
       this.state = skipState(state, now);
       commands = this.apply(timerInput(now, this.user), true);
+    } else if (ticket.action.kind === "move") {
+      const action = ticket.action;
+      if (this.pending.length > 0) {
+        // What came before the move is stored under the old version first.
+        const restepped = await this.flush();
+        if (restepped) {
+          this.operations.unshift(ticket);
+          return restepped;
+        }
+      }
+      const moved = moveStep(action.program, this.state!, action.target, { from: this.instance.versionId, to: action.versionId }, { now, user: this.user });
+      this.pending.push(...moved.oldRecords);
+      if (moved.commands.length === 0) {
+        // Exited at the move: the exit is the old version's record.
+        this.state = moved.state;
+        commands = [];
+      } else {
+        // The old version's `left` is stored under it; then the instance runs the new version.
+        this.state = { ...this.state!, seq: moved.oldRecords.at(-1)?.seq ?? this.state!.seq };
+        await this.flush();
+        this.program = action.program;
+        this.instance = { ...this.instance, versionId: action.versionId };
+        this.state = moved.state;
+        commands = moved.commands;
+      }
     } else {
-      const result = retryStep(this.input.program, state, ticket.action.nodeId, now);
+      const result = retryStep(this.program, state, ticket.action.nodeId, now);
       this.state = result.state;
       commands = result.commands;
     }
@@ -333,8 +369,8 @@ class JourneyRun {
 
   private base() {
     return {
-      instance: this.input.instance,
-      programHash: this.input.program.hash,
+      instance: this.instance,
+      programHash: this.program.hash,
       records: this.pending,
       ...(this.unverified ? { verify: this.unverified } : {}),
       ...(this.replace ? { replace: true } : {}),
@@ -401,7 +437,7 @@ class JourneyRun {
     this.unverified = null;
     this.user = stale.user;
     this.pending = this.pending.filter((r) => r.seq <= verify.before.seq);
-    const result = step(this.input.program, verify.before, timerInput(verify.now, stale.user));
+    const result = step(this.program, verify.before, timerInput(verify.now, stale.user));
     this.state = result.state;
     return result.commands;
   }

@@ -23,6 +23,7 @@ import {
   type OperationResult,
 } from "../../../workflows/embedded/operations.server";
 import type { TemporalEngine } from "../../../workflows/temporal/engine";
+import { MoveNotPossibleError, MovePlanError, moveUsers, occupiedNodes } from "../../../workflows/embedded/move.server";
 import type { AppServices } from "../../services.server";
 import { requireAction, router } from "../init.server";
 
@@ -75,6 +76,17 @@ async function dispatch(services: AppServices, actor: OperationActor, id: string
 }
 
 const instanceInput = z.object({ id: z.string().uuid() });
+
+/** A move plan: old node id → `{ to: nodeId }` of the new version or `{ exit: true }`. */
+const moveInput = z.object({
+  journeyId: z.string().uuid(),
+  plan: z
+    .record(
+      z.string().min(1).max(200),
+      z.union([z.object({ to: z.string().min(1).max(200) }).strict(), z.object({ exit: z.literal(true) }).strict()]),
+    )
+    .refine((p) => Object.keys(p).length <= 500, { message: "at most 500 nodes" }),
+});
 
 /** The Instances list's filters; a bulk action needs at least one, so it never means "everything". */
 const selectionInput = z
@@ -150,5 +162,26 @@ export const operationsRouter = router({
       throw new TRPCError({ code: "CONFLICT", message: "not_retryable", cause: new Error(`failure reason ${found.failedStep.reason ?? "—"} fails again on retry`) });
     }
     return mapErrors(() => dispatch(ctx.services, ctx.session, input.id, "retryFailedStep"));
+  }),
+
+  /** Nodes of older versions where users wait now: the move dialog maps each (docs/engines.md "Moving users to a new version"). */
+  moveOccupancy: requireAction("instances.read")
+    .input(z.object({ journeyId: z.string().uuid() }))
+    .query(({ ctx, input }) => occupiedNodes(ctx.services.db, ctx.session.workspaceId, input.journeyId)),
+
+  /**
+   * Moves the users of older versions to the live version by the plan, on both engines. A
+   * refused plan changes nothing and answers `{ ok: false, problems }`, each naming its node.
+   */
+  moveUsers: adminProcedure.input(moveInput).mutation(async ({ ctx, input }) => {
+    try {
+      const engine = ctx.services.engine?.kind === "temporal" ? (ctx.services.engine as TemporalEngine) : undefined;
+      const summary = await moveUsers(operationServices(ctx.services), ctx.session, input.journeyId, input.plan, engine);
+      return { ok: true as const, ...summary, onTemporal: summary.onTemporal.length };
+    } catch (error) {
+      if (error instanceof MovePlanError) return { ok: false as const, problems: error.problems };
+      if (error instanceof MoveNotPossibleError) throw new TRPCError({ code: error.code === "not_found" ? "NOT_FOUND" : "PRECONDITION_FAILED", message: error.code, cause: error });
+      throw error;
+    }
   }),
 });
