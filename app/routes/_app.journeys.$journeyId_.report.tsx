@@ -147,8 +147,8 @@ export default function JourneyReportPage() {
         file={file("uplift")}
         header={[t("col.group"), t("col.entered"), t("col.converted"), t("col.rate")]}
         rows={[
-          [t("uplift.treated"), report.uplift.treated.entered, report.uplift.treated.converted, up ? pct(up.treated) : null],
-          [t("uplift.holdout"), report.uplift.holdout.entered, report.uplift.holdout.converted, up ? pct(up.control) : null],
+          [t("uplift.treated"), report.uplift.treated.entered, report.uplift.treated.converted, report.uplift.treated.entered > 0 ? pct(report.uplift.treated.converted / report.uplift.treated.entered) : null],
+          [t("uplift.holdout"), report.uplift.holdout.entered, report.uplift.holdout.converted, report.uplift.holdout.entered > 0 ? pct(report.uplift.holdout.converted / report.uplift.holdout.entered) : null],
         ]}
       >
         <p data-testid="report-uplift-verdict">
