@@ -5,6 +5,7 @@
 import { sql, type SQL } from "drizzle-orm";
 import { z } from "zod";
 import { query, type Db } from "../../db/client";
+import { nodeNamesByVersion } from "../lib/node-names.server";
 import { normalisePhone } from "../../nodes/channels/phone";
 import { channels, deliveryStates, failureStage, type FailureReason } from "../../nodes/channels/provider";
 
@@ -25,6 +26,10 @@ export interface MessageView {
   journeyId: string | null;
   journeyName: string | null;
   nodeId: string | null;
+  /** The node in operator words (label, else type label) in both languages (issue 14). */
+  nodeLabel: { en: string; zh: string } | null;
+  /** A deferred message's scheduled send time (quiet hours, throttling). */
+  deferUntil: string | null;
   channel: string;
   category: string;
   provider: string | null;
@@ -76,7 +81,8 @@ export async function searchMessageLog(db: Db, workspaceId: string, raw: Message
   const rows = await query<Record<string, unknown>>(
     db,
     sql`select m.id::text as id, m.user_id, m.journey_id, j.name as journey_name, m.node_id, m.channel, m.category, m.provider, m.address,
-               m.content, m.truncations, m.state, m.failure_reason, m.failure_detail, m.provider_code, m.created_at
+               m.content, m.truncations, m.state, m.failure_reason, m.failure_detail, m.provider_code, m.created_at, m.defer_until,
+               (select ji.version_id::text from journey_instances ji where ji.id::text = m.instance_id) as version_id
         from messages m left join journeys j on j.id::text = m.journey_id
         where ${sql.join(where, sql` and `)}
         order by m.created_at desc, m.id desc limit ${input.limit}`,
@@ -95,9 +101,14 @@ export async function searchMessageLog(db: Db, workspaceId: string, raw: Message
     list.push({ state: String(h.state), reason: (h.reason as string | null) ?? null, detail: json<Record<string, unknown>>(h.detail), at: iso(h.at) });
     byMessage.set(String(h.message_id), list);
   }
+  const names = await nodeNamesByVersion(db, workspaceId, rows.map((r) => (r.version_id as string | null) ?? ""));
   return rows.map((r) => {
     const reason = (r.failure_reason as FailureReason | null) ?? null;
+    const versionId = (r.version_id as string | null) ?? null;
+    const nodeId = (r.node_id as string | null) ?? null;
     return {
+      nodeLabel: versionId && nodeId ? (names[versionId]?.[nodeId]?.label ?? null) : null,
+      deferUntil: r.defer_until ? iso(r.defer_until) : null,
       id: String(r.id),
       userId: String(r.user_id),
       journeyId: (r.journey_id as string | null) ?? null,

@@ -1,4 +1,5 @@
 import { useTranslation } from "react-i18next";
+import { useDateTime } from "../components/useDateTime";
 
 /** Shared bits of the Instances pages (browser-safe: no server imports). */
 
@@ -24,14 +25,9 @@ export function useDuration() {
   };
 }
 
-/** Date-time with seconds: a timeline needs them. */
+/** Date-time with seconds (a timeline needs them), in the one shared format with the zone shown. */
 export function useTimestamp() {
-  const { i18n } = useTranslation();
-  const locale = i18n.language === "zh" ? "zh-CN" : "en-GB";
-  return (value: string | number | null | undefined) =>
-    value === null || value === undefined
-      ? "—"
-      : new Date(value).toLocaleString(locale, { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" });
+  return useDateTime({ seconds: true });
 }
 
 const KNOWN_ERRORS = new Set(["not_found", "already_finished", "not_waiting", "not_failed", "busy", "not_published", "not_retryable"]);

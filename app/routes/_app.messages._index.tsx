@@ -2,6 +2,7 @@ import type { LinksFunction } from "@remix-run/node";
 import { Link, useSearchParams } from "@remix-run/react";
 import { useEffect, useState } from "react";
 import { useTranslation } from "react-i18next";
+import { useDateTime } from "../components/useDateTime";
 import { trpc } from "../trpc/client";
 import channelStyles from "../channels/channels.css";
 
@@ -28,6 +29,8 @@ type Message = {
   journeyId: string | null;
   journeyName: string | null;
   nodeId: string | null;
+  nodeLabel: { en: string; zh: string } | null;
+  deferUntil: string | null;
   channel: string;
   category: string;
   provider: string | null;
@@ -87,7 +90,9 @@ function Copy({ m }: { m: Message }) {
 
 function MessageCard({ m }: { m: Message }) {
   const { t, i18n } = useTranslation("channels");
-  const time = (v: string) => new Date(v).toLocaleString(i18n.language, { hour12: false });
+  const time = useDateTime({ seconds: true });
+  const lang = i18n.language === "zh" ? "zh" : "en";
+  const empty = Object.values(m.content).every((v) => v === null || v === undefined || v === "" || (typeof v === "object" && Object.keys(v).length === 0));
   return (
     <article className="card msg-card" data-testid="message" data-message-id={m.id}>
       <header className="msg-head">
@@ -103,14 +108,31 @@ function MessageCard({ m }: { m: Message }) {
             <>
               {" · "}
               <Link to={`/journeys/${m.journeyId}`}>{m.journeyName ?? m.journeyId}</Link>
-              {m.nodeId ? <span className="muted"> / {m.nodeId}</span> : null}
+              {m.nodeId ? (
+                <span className="muted ops-node" title={m.nodeId} data-node-id={m.nodeId}>
+                  {" "}
+                  / {m.nodeLabel?.[lang] ?? m.nodeId}
+                </span>
+              ) : null}
             </>
           ) : null}
         </span>
       </header>
       <div className="msg-body">
         <div className="msg-copy">
-          <Copy m={m} />
+          {empty ? (
+            // A message stopped before its copy was written (no address, no consent…) still says what happened.
+            <p className="muted msg-nocopy" data-testid="copy">
+              {t(`messages.noCopy.${m.state === "failed" ? "failed" : "pending"}`)}
+            </p>
+          ) : (
+            <Copy m={m} />
+          )}
+          {m.deferUntil && (m.state === "queued" || m.state === "deferred") ? (
+            <p className="msg-deferred" data-testid="defer-until">
+              {t("messages.scheduledFor", { when: time(m.deferUntil) })}
+            </p>
+          ) : null}
           <p className="muted msg-meta">
             {m.address ? (
               <>

@@ -4,6 +4,7 @@ import { Form, NavLink, Outlet, useLoaderData } from "@remix-run/react";
 import { useTranslation } from "react-i18next";
 import { LanguageSwitch } from "../components/LanguageSwitch";
 import { requireSession } from "../lib/session.server";
+import { workspaceTimeZone } from "../lib/datetime.server";
 import { describeExtensionNodes } from "../extensions/nodes.server";
 import { registerRemoteNodes } from "../extensions/remote-nodes";
 
@@ -11,7 +12,9 @@ import { registerRemoteNodes } from "../extensions/remote-nodes";
 export async function loader({ request, context }: LoaderFunctionArgs) {
   const session = await requireSession(request, context);
   // Node types loaded from extensions are not in the browser bundle: every page learns them here.
-  return json({ session: { email: session.email, name: session.name, role: session.role }, extensionNodes: describeExtensionNodes() });
+  // The workspace zone: every operator page shows times in it (app/components/useDateTime.ts).
+  const timeZone = await workspaceTimeZone(context.services.db, session.workspaceId);
+  return json({ session: { email: session.email, name: session.name, role: session.role }, extensionNodes: describeExtensionNodes(), timeZone });
 }
 
 export const navItems = ["journeys", "segments", "users", "messages", "instances", "settings"] as const;

@@ -5,6 +5,7 @@ import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { roleMay } from "../lib/permissions";
 import { requireSession } from "../lib/session.server";
+import { useFailureReason } from "../ops/names";
 import { trpc } from "../trpc/client";
 import { useDateTime } from "../users/format";
 import { getProfile, userEvents, type TimelineEvent } from "../users/profiles.server";
@@ -155,7 +156,7 @@ export default function UserProfilePage() {
 }
 
 function Journeys({ userId }: { userId: string }) {
-  const { t } = useTranslation("data");
+  const { t, i18n } = useTranslation("data");
   const when = useDateTime();
   const journeys = trpc.users.journeys.useQuery({ userId });
   return (
@@ -183,9 +184,22 @@ function Journeys({ userId }: { userId: string }) {
                 <td>{j.version ?? "—"}</td>
                 <td>
                   {t(`profile.instanceStatus.${j.status === "active" ? "active" : "completed"}`)}
-                  {j.reason ? <span className="muted"> · {j.reason}</span> : null}
+                  {j.reason ? (
+                    <span className="muted" title={j.reason}>
+                      {" "}
+                      · {t(`ops:reason.${j.reason}`, { defaultValue: j.reason })}
+                    </span>
+                  ) : null}
                 </td>
-                <td>{j.nodeId ? <code>{j.nodeId}</code> : "—"}</td>
+                <td>
+                  {j.nodeId ? (
+                    <Link to={`/instances/${j.instanceId}`} className="ops-node" title={j.nodeId} data-node-id={j.nodeId}>
+                      {j.nodeLabel?.[i18n.language === "zh" ? "zh" : "en"] ?? j.nodeId}
+                    </Link>
+                  ) : (
+                    "—"
+                  )}
+                </td>
                 <td>{when(j.enteredAt)}</td>
                 <td>{when(j.completedAt)}</td>
               </tr>
@@ -200,6 +214,7 @@ function Journeys({ userId }: { userId: string }) {
 function Messages({ userId }: { userId: string }) {
   const { t } = useTranslation("data");
   const when = useDateTime();
+  const failure = useFailureReason();
   const messages = trpc.users.messages.useQuery({ userId });
   return (
     <section className="card" data-testid="user-messages">
@@ -230,7 +245,7 @@ function Messages({ userId }: { userId: string }) {
                 <td>
                   <span className={`data-state data-state-${m.state}`}>{t(`builder.states.${m.state as "sent"}`, { defaultValue: m.state })}</span>
                 </td>
-                <td>{m.failureReason ? <code>{m.failureReason}</code> : "—"}</td>
+                <td title={m.failureReason ?? undefined}>{m.failureReason ? failure(m.failureReason) : "—"}</td>
                 <td>{m.journeyName ?? m.journeyId ?? "—"}</td>
               </tr>
             ))}

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { query, type Db } from "../../db/client";
 import { users } from "../../db/schema";
 import { recordAudit } from "../lib/accounts.server";
+import { nodeNamesByVersion } from "../lib/node-names.server";
 import type { AppServices } from "../services.server";
 import { segmentRuntime } from "../segments/membership.server";
 import { userSegments } from "../segments/store.server";
@@ -208,6 +209,7 @@ export async function userJourneys(db: Db, workspaceId: string, userId: string, 
     journey_id: string;
     journey_name: string | null;
     version: number | null;
+    version_id: string | null;
     status: string;
     reason: string | null;
     node_id: string | null;
@@ -216,14 +218,17 @@ export async function userJourneys(db: Db, workspaceId: string, userId: string, 
     completed_at: Date | string | null;
   }>(
     db,
-    sql`select i.id, i.journey_id, j.name as journey_name, v.version, i.status, i.reason, i.node_id, i.holdout, i.entered_at, i.completed_at
+    sql`select i.id, i.journey_id, j.name as journey_name, v.version, i.version_id::text as version_id, i.status, i.reason, i.node_id, i.holdout, i.entered_at, i.completed_at
         from journey_instances i
         left join journeys j on j.id = i.journey_id
         left join journey_versions v on v.id = i.version_id
         where i.workspace_id = ${workspaceId}::uuid and i.user_id = ${userId}
         order by i.entered_at desc limit ${limit}`,
   );
+  // Where each user is, in operator words (node label, else its type's label; issue 14).
+  const names = await nodeNamesByVersion(db, workspaceId, rows.map((r) => r.version_id ?? ""));
   return rows.map((r) => ({
+    nodeLabel: r.node_id && r.version_id ? (names[r.version_id]?.[r.node_id]?.label ?? null) : null,
     instanceId: r.id,
     journeyId: r.journey_id,
     journeyName: r.journey_name,
