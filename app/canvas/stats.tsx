@@ -3,6 +3,7 @@ import { createContext, useContext, type ReactNode } from "react";
 import { useTranslation } from "react-i18next";
 import type { OutputPort } from "../../nodes/define";
 import type { AppRouter } from "../trpc/router.server";
+import { useCanvas } from "./context";
 import { useLocale } from "./locale";
 
 /**
@@ -145,6 +146,7 @@ export function StatsBar({
   const number = (n: number) => n.toLocaleString(locale === "zh" ? "zh-CN" : "en-US");
   const totals = stats.totals;
   const pct = (r: number) => `${Math.round(r * 1000) / 10}%`;
+  const hasGoal = useCanvas((s) => Boolean(s.settings.goal));
   return (
     <section className="wp-stats-bar" aria-label={t("stats.bar")} data-testid="stats-bar">
       <strong>{t("stats.bar")}</strong>
@@ -199,7 +201,8 @@ export function StatsBar({
       ) : null}
       <span>{t("stats.inside", { n: number(totals.inside) })}</span>
       <span>{t("stats.totalEntered", { n: number(totals.entered) })}</span>
-      <span>{t("stats.totalConverted", { n: number(totals.converted), rate: pct(totals.conversionRate) })}</span>
+      {/* No goal: there is no conversion to count, so no "0%" (issue 14). */}
+      {hasGoal ? <span>{t("stats.totalConverted", { n: number(totals.converted), rate: pct(totals.conversionRate) })}</span> : <span className="muted" data-testid="stats-no-goal">{t("stats.noGoal")}</span>}
       {totals.holdout.entered > 0 ? <span className="muted">{t("stats.holdout", { rate: pct(totals.holdout.conversionRate) })}</span> : null}
     </section>
   );

@@ -17,6 +17,8 @@ export interface JourneyListItem {
   hasDraft: boolean;
   updatedAt: Date;
   updatedBy: string | null;
+  /** The live version sets a goal; without one the list shows no conversion rate (not "0%"). */
+  hasGoal: boolean;
 }
 
 export interface JourneyListFilter {
@@ -40,6 +42,7 @@ export async function listJourneys(db: Db, workspaceId: string, filter: JourneyL
       hasDraft: sql<boolean>`exists (select 1 from journey_versions d where d.journey_id = ${journeys.id} and d.state = 'draft')`,
       updatedAt: journeys.updatedAt,
       updatedBy: operators.email,
+      hasGoal: sql<boolean>`coalesce((${journeyVersions.document} -> 'settings' -> 'goal') is not null and (${journeyVersions.document} -> 'settings' -> 'goal') <> 'null'::jsonb, false)`,
     })
     .from(journeys)
     .leftJoin(journeyVersions, eq(journeyVersions.id, journeys.liveVersionId))
@@ -52,7 +55,7 @@ export async function listJourneys(db: Db, workspaceId: string, filter: JourneyL
       ),
     )
     .orderBy(desc(journeys.updatedAt));
-  return rows.map((r) => ({ ...r, hasDraft: Boolean(r.hasDraft) }));
+  return rows.map((r) => ({ ...r, hasDraft: Boolean(r.hasDraft), hasGoal: Boolean(r.hasGoal) }));
 }
 
 /**

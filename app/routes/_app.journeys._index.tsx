@@ -166,7 +166,7 @@ export default function JourneysPage() {
                   <>
                     <td className="num" data-testid="inside">{number(stats[j.id].inside)}</td>
                     <td className="num">{number(stats[j.id].entered)}</td>
-                    <td className="num">{stats[j.id].entered > 0 ? `${(Math.round(stats[j.id].conversionRate * 1000) / 10).toLocaleString(locale)}%` : t("list.noStats")}</td>
+                    <td className="num" data-testid="conversion" title={j.hasGoal ? undefined : t("list.noGoal")}>{!j.hasGoal ? "—" : stats[j.id].entered > 0 ? `${(Math.round(stats[j.id].conversionRate * 1000) / 10).toLocaleString(locale)}%` : t("list.noStats")}</td>
                   </>
                 ) : (
                   // Never published: nobody can have entered yet.

@@ -132,6 +132,12 @@ describe("instances page", () => {
 
     await page.goto(`${app.url}/instances?journey=${winBack}&status=waiting`);
     await poll(() => page.getByTestId("instance-row").count()).toBe(2);
+    // Times in the one shared format with the workspace zone named.
+    expect(await page.getByTestId("instance-row").first().textContent()).toMatch(/20\d\d-\d\d-\d\d \d\d:\d\d:\d\d GMT\+8 \(Asia\/Shanghai\)/);
+    // A journey without a goal has no conversion rate to show: "—", not "0%".
+    await page.goto(`${app.url}/journeys`);
+    await poll(() => page.getByTestId("conversion").count()).toBe(2);
+    for (const text of await page.getByTestId("conversion").allTextContents()) expect(text).toBe("—");
     await page.close();
   });
 
@@ -189,6 +195,7 @@ describe("instances page", () => {
     await page.waitForURL(/\/instances\/[0-9a-f-]{36}$/);
     await poll(() => page.getByTestId("timeline").textContent()).toContain("进入");
     const zhText = (await page.getByTestId("timeline").textContent()) ?? "";
+    expect(zhText).toMatch(/20\d\d年\d{1,2}月\d{1,2}日 \d\d:\d\d:\d\d \(Asia\/Shanghai\)/);
     expect(zhText).toMatch(/进入 (等待|推送)/);
     expect(zhText).not.toMatch(/exit_node|\bwait\b|\bpush\b|\bnext\b/);
     await screenshot(page, "instances-06-zh-timeline");
