@@ -18,6 +18,7 @@ import {
   type StatsRange,
 } from "./analytics.server";
 import { JourneyNotFoundError } from "./journeys.server";
+import { nodeNamesOf, type NodeNames } from "./node-names.server";
 import { bestHours, newcombeDifference, twoProportionTest, type TwoProportionTest, type Uplift } from "./report-stats";
 
 /**
@@ -72,6 +73,8 @@ export interface JourneyReport {
   to: string | null;
   versionId: string | null;
   versions: Array<{ id: string; version: number }>;
+  /** Operator words for the nodes and ports of the version read (labels of the tables). */
+  nodeNames: NodeNames;
   funnel: { entered: number; steps: Array<FunnelStep & { label: string }>; converted: number };
   uplift: { treated: { entered: number; converted: number }; holdout: { entered: number; converted: number }; result: Uplift | null };
   splits: SplitReport[];
@@ -206,6 +209,7 @@ export async function journeyReport(db: Db, workspaceId: string, journeyId: stri
     to: totals.to,
     versionId: range.versionId ?? null,
     versions: versions.map((v) => ({ id: v.id, version: v.version })),
+    nodeNames: nodeNamesOf(doc),
     funnel: { entered: f.entered, steps: f.steps.map((s) => ({ ...s, label: labelOf(s.nodeId) })), converted: f.converted },
     uplift: { treated, holdout, result: newcombeDifference(treated.converted, treated.entered, holdout.converted, holdout.entered) },
     splits,

@@ -6,6 +6,7 @@ import { JourneyNotFoundError } from "../lib/journeys.server";
 import { requireSessionFor } from "../lib/permissions.server";
 import { journeyReport, parseReportRange, ReportInputError } from "../lib/report.server";
 import { toCsv } from "../lib/report-stats";
+import { useNodeNames } from "../ops/names";
 import { ReportChart } from "../report/Chart";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -87,8 +88,9 @@ export default function JourneyReportPage() {
   const reason = (r: string) => t(`reason.${r}`, { defaultValue: r });
   const file = (table: string) => `${report.name}-${table}`.replace(/[\\/:*?"<>|\s]+/g, "_");
   const up = report.uplift.result;
+  const names = useNodeNames(report.nodeNames);
 
-  const funnelCats = [t("funnel.entered"), ...report.funnel.steps.map((s) => `${s.label} (${t(`channel.${s.channel}`, { defaultValue: s.channel })})`), t("funnel.goal")];
+  const funnelCats = [t("funnel.entered"), ...report.funnel.steps.map((s) => `${names.node(s.nodeId)} (${t(`channel.${s.channel}`, { defaultValue: s.channel })})`), t("funnel.goal")];
   const funnelVals = [report.funnel.entered, ...report.funnel.steps.map((s) => s.sent), report.funnel.converted];
 
   return (
@@ -134,7 +136,7 @@ export default function JourneyReportPage() {
         header={[t("col.step"), t("col.channel"), t("col.entered"), t("col.sent"), t("col.delivered"), t("col.opened"), t("col.clicked"), t("col.failed"), t("col.converted")]}
         rows={[
           [t("funnel.entered"), null, report.funnel.entered, null, null, null, null, null, null],
-          ...report.funnel.steps.map((s): Cell[] => [s.label, t(`channel.${s.channel}`, { defaultValue: s.channel }), s.entered, s.sent, s.delivered, s.opened, s.clicked, s.failed, s.converted]),
+          ...report.funnel.steps.map((s): Cell[] => [names.node(s.nodeId), t(`channel.${s.channel}`, { defaultValue: s.channel }), s.entered, s.sent, s.delivered, s.opened, s.clicked, s.failed, s.converted]),
           [t("funnel.goal"), null, null, null, null, null, null, null, report.funnel.converted],
         ]}
       >
@@ -163,21 +165,21 @@ export default function JourneyReportPage() {
         <Table
           key={s.nodeId}
           id={`split-${s.nodeId}`}
-          title={t("split.title", { name: s.label })}
+          title={t("split.title", { name: names.node(s.nodeId) })}
           file={file(`split-${s.nodeId}`)}
           header={[t("col.branch"), t("col.users"), t("col.converted"), t("col.rate"), t("col.difference"), t("col.pValue"), t("col.confidence"), t("col.verdict")]}
           rows={s.branches.map((b): Cell[] => {
             const c = s.comparisons.find((x) => x.output === b.output);
             const test = c?.test ?? null;
             return [
-              b.output,
+              names.port(s.nodeId, b.output),
               b.users,
               b.converted,
               pct(b.rate),
               test ? pts(test.difference) : null,
               test ? test.pValue.toPrecision(3) : null,
               test ? pct(test.confidence) : null,
-              !c ? t("split.reference") : !test ? t("split.noData") : test.significant ? t("split.significant", { against: c.against }) : t("split.notYet"),
+              !c ? t("split.reference") : !test ? t("split.noData") : test.significant ? t("split.significant", { against: names.port(s.nodeId, c.against) }) : t("split.notYet"),
             ];
           })}
         />
@@ -187,7 +189,7 @@ export default function JourneyReportPage() {
         <Table
           key={l.nodeId}
           id={`loss-${l.nodeId}`}
-          title={t("loss.title", { name: l.label, channel: t(`channel.${l.channel}`, { defaultValue: l.channel }) })}
+          title={t("loss.title", { name: names.node(l.nodeId), channel: t(`channel.${l.channel}`, { defaultValue: l.channel }) })}
           file={file(`loss-${l.nodeId}`)}
           header={[t("col.stage"), t("col.reason"), t("col.count"), t("col.rate")]}
           rows={[
