@@ -27,7 +27,7 @@ export function ReportChart({ categories, series, label, width = 760, height = 2
       animation: false,
       textStyle: { fontFamily: "system-ui, -apple-system, 'PingFang SC', 'Microsoft YaHei', 'Noto Sans CJK SC', sans-serif" },
       legend: { top: 0 },
-      grid: { left: horizontal ? 140 : 48, right: hasPercent ? 56 : 24, top: 32, bottom: 32 },
+      grid: { left: horizontal ? 210 : 48, right: hasPercent ? 56 : 24, top: 32, bottom: 32 },
       xAxis: horizontal ? value : category,
       yAxis: horizontal ? { ...category, inverse: true } : hasPercent ? [value, { type: "value", min: 0, max: 100, axisLabel: { formatter: "{value}%" } }] : value,
       series: series.map((s) => ({

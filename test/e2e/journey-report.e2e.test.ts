@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LOCALE_COOKIE } from "../../app/i18n";
@@ -100,6 +101,11 @@ describe("journey report on a live journey", () => {
     expect(await page.getByTestId("report-hours").getByTestId("report-chart").locator("svg").count()).toBe(1);
     expect(await page.getByTestId("report-best-hours").textContent()).toMatch(/Best hours: \d\d:00/);
     await screenshot(page, "journey-report-01-en");
+    // CSV export of a table: the loss stages as the page shows them.
+    const [download] = await Promise.all([page.waitForEvent("download"), loss.getByRole("button", { name: "Export CSV" }).click()]);
+    const csv = readFileSync((await download.path())!, "utf8");
+    expect(csv.split("\r\n")[0]).toBe("\uFEFFStage,Reason,Count,Rate");
+    expect(csv).toContain("Sent,,30,100%");
 
     // A period before the sign-ups holds nobody.
     await page.goto(`${app.url}/journeys/${journeyId}/report?from=2026-02-01&to=2026-02-02`);
