@@ -5,6 +5,7 @@ import { createJourney, publishJourney } from "../../app/lib/journeys.server";
 import { buildJourney } from "../../workflows/builder";
 import { rows } from "../../workflows/embedded/db.server";
 import { createEmbeddedEngine, type EmbeddedEngine } from "../../workflows/embedded/engine.server";
+import { executeNode } from "../../nodes/registry.server";
 import { LOCALE_COOKIE } from "../../app/i18n";
 import { startTestApp, type TestApp } from "../support/app";
 import { launchBrowser, screenshot } from "../support/browser";
@@ -200,5 +201,46 @@ describe("instances page", () => {
     expect(zhText).not.toMatch(/exit_node|\bwait\b|\bpush\b|\bnext\b/);
     await screenshot(page, "instances-06-zh-timeline");
     await context.close();
+  });
+  it("offers Retry failed step only for a failure that can succeed, naming the reason in words", async () => {
+    const db = app.services.db;
+    const actor = { workspaceId: app.workspaceId, operatorId: admin.id };
+    const { id: journeyId } = await createJourney(db, actor, { name: "Consent check", document: waitThenPush("Consent check", 1) });
+    if (!(await publishJourney(db, actor, { journeyId })).ok) throw new Error("journey does not publish");
+    // The push's outcome is chosen per user at the provider boundary (no real push service here).
+    const failing = createEmbeddedEngine(
+      { db, now: () => new Date(clock), database: { kind: app.database.kind } },
+      {
+        executeAction: async (type, ctx, config) => {
+          if (type === "core.push" && ctx.user.id === "nc-1") return { output: "failed", detail: { reason: "no_consent" } };
+          if (type === "core.push" && ctx.user.id === "down-1") return { output: "failed", detail: { reason: "provider_unavailable" } };
+          return executeNode(type, ctx, config);
+        },
+      },
+    );
+    try {
+      for (const userId of ["nc-1", "down-1"]) await failing.triggerJourney({ workspaceId: app.workspaceId, journeyId, userId });
+      await failing.runUntilIdle();
+      clock += 2 * HOUR;
+      await failing.runUntilIdle();
+    } finally {
+      await failing.stop();
+    }
+    const idOf = async (userId: string) => (await rows<{ id: string }>(db, sql`select id::text as id from journey_instances where journey_id = ${journeyId}::uuid and user_id = ${userId}`))[0]!.id;
+    const page = await browser.newPage({ locale: "en-US", viewport: { width: 1280, height: 860 } });
+    await page.goto(`${app.url}/login?next=${encodeURIComponent(`/instances/${await idOf("nc-1")}`)}`);
+    await page.getByLabel("Email").fill(admin.email);
+    await page.getByLabel("Password").fill(admin.password);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await page.waitForURL(/\/instances\/[0-9a-f-]{36}$/);
+    await poll(() => page.getByTestId("failed-step").textContent()).toContain("No consent for this channel");
+    expect(await page.getByTestId("failed-step").textContent()).toContain("Push");
+    expect(await page.getByTestId("action-retry").count()).toBe(0);
+    expect(await page.getByTestId("timeline").textContent()).not.toContain("no_consent");
+    await screenshot(page, "instances-09-no-retry-no-consent");
+    await page.goto(`${app.url}/instances/${await idOf("down-1")}`);
+    await poll(() => page.getByTestId("failed-step").textContent()).toContain("Provider unavailable");
+    expect(await page.getByTestId("action-retry").count()).toBe(1);
+    await page.close();
   });
 });
