@@ -86,6 +86,9 @@ describe("Settings → Channels → Messages", () => {
     await poll(() => page.getByTestId("failure").textContent()).toContain("Failure reason: Bounced");
     const failed = page.getByTestId("message").first();
     expect(await failed.getByTestId("history").locator("li").allInnerTexts()).toEqual([expect.stringMatching(/^Queued/), expect.stringMatching(/^Failed[\s\S]*Bounced/)]);
+    // Never an empty bubble, and history times in the one format with the workspace zone named.
+    expect(((await failed.getByTestId("copy").textContent()) ?? "").trim()).not.toBe("");
+    expect(await failed.getByTestId("history").textContent()).toMatch(/\d\d:\d\d:\d\d GMT\+8 \(Asia\/Shanghai\)/);
 
     const href = await page.getByRole("link", { name: "Export CSV" }).getAttribute("href");
     const csv = await page.evaluate(async (url) => (await fetch(url!)).text(), href);
