@@ -8,6 +8,7 @@ import { journeyReport, parseReportRange, ReportInputError } from "../lib/report
 import { toCsv } from "../lib/report-stats";
 import { useNodeNames } from "../ops/names";
 import { ReportChart } from "../report/Chart";
+import { useDateTime } from "../components/useDateTime";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -89,6 +90,7 @@ export default function JourneyReportPage() {
   const file = (table: string) => `${report.name}-${table}`.replace(/[\\/:*?"<>|\s]+/g, "_");
   const up = report.uplift.result;
   const names = useNodeNames(report.nodeNames);
+  const when = useDateTime();
 
   const funnelCats = [t("funnel.entered"), ...report.funnel.steps.map((s) => `${names.node(s.nodeId)} (${t(`channel.${s.channel}`, { defaultValue: s.channel })})`), t("funnel.goal")];
   const funnelVals = [report.funnel.entered, ...report.funnel.steps.map((s) => s.sent), report.funnel.converted];
@@ -126,7 +128,7 @@ export default function JourneyReportPage() {
           <input type="text" name="event" defaultValue={query.event ?? ""} placeholder={t("range.anyEvent")} maxLength={200} />
         </label>
         <button type="submit">{t("range.apply")}</button>
-        <span className="muted">{report.from || report.to ? t("range.counted", { from: report.from ?? "…", to: report.to ?? "…" }) : t("range.all")}</span>
+        <span className="muted">{report.from || report.to ? t("range.counted", { from: report.from ? when(report.from) : "…", to: report.to ? when(report.to) : "…" }) : t("range.all")}</span>
       </Form>
 
       <Table
