@@ -35,7 +35,14 @@ describe("API trigger (embedded engine)", () => {
     const app = await startTestApp({ serve: true });
     const engine = embeddedAppEngine(app.services);
     app.services.engine = engine;
-    return { app, engine, settle: () => engine.runUntilIdle(), close: () => app.close() };
+    return {
+      app,
+      engine,
+      settle: async () => {
+        await engine.runUntilIdle();
+      },
+      close: () => app.close(),
+    };
   });
 });
 
