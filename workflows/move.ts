@@ -29,6 +29,9 @@ export interface OccupiedNode {
   version: number;
   nodeId: string;
   users: number;
+  /** The node's label and type in that version's document (for naming it to the operator). */
+  label?: string;
+  type?: string;
 }
 
 export type MovePlanProblem =

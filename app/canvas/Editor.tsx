@@ -24,6 +24,7 @@ import { SampleUsersProvider } from "./sampleUsers";
 import { NodeStatsProvider, StatsBar, type StatsRange } from "./stats";
 import { createCanvasStore } from "./store";
 import { TestRunPanel } from "./TestRunPanel";
+import { MoveUsersDialog } from "./MoveUsersDialog";
 import { ReportLink } from "../report/ReportLink";
 import type { PolicySettings } from "../../nodes/channels/policies/settings";
 import { reapply } from "./merge";
@@ -39,6 +40,8 @@ export interface EditorProps {
   /** Whether the signed-in role may pause / resume (app/lib/permissions.ts). */
   canPause?: boolean;
   canResume?: boolean;
+  /** Whether the signed-in role may move users between versions (instances.operate). */
+  canMove?: boolean;
   vocabulary: { events: string[]; traits: string[]; segments: Array<{ key: string; name: string }> };
 }
 
@@ -74,7 +77,7 @@ export function Editor(props: EditorProps) {
   );
 }
 
-function EditorScreen({ journey: initial, workspaceTimezone, policies, canEdit, canPause = false, canResume = false, vocabulary }: EditorProps) {
+function EditorScreen({ journey: initial, workspaceTimezone, policies, canEdit, canPause = false, canResume = false, canMove = false, vocabulary }: EditorProps) {
   const { t } = useTranslation("canvas");
   const locale = useLocale();
   const store = useCanvasStore();
@@ -87,6 +90,8 @@ function EditorScreen({ journey: initial, workspaceTimezone, policies, canEdit, 
   const [toast, setToast] = useState<{ text: string; kind: "ok" | "error" } | null>(null);
   const [restoreOffer, setRestoreOffer] = useState<Backup | null>(null);
   const [publishing, setPublishing] = useState(false);
+  /** After a publish, users of older versions may be moved to the new one (admins). */
+  const [moveTo, setMoveTo] = useState<number | null>(null);
   const pointer = useRef<{ x: number; y: number } | null>(null);
   const addCount = useRef(0);
 
@@ -301,6 +306,9 @@ function EditorScreen({ journey: initial, workspaceTimezone, policies, canEdit, 
       show(fresh);
       void utils.journeys.versions.invalidate({ id: journey.id });
       setShowProblems(false);
+      // Users inside keep their version unless the operator moves them (only asked when a
+      // version existed before, so somebody can be inside one).
+      if (canMove && result.version > 1) setMoveTo(result.version);
       const [first] = result.warnings;
       say(
         first
@@ -438,12 +446,29 @@ function EditorScreen({ journey: initial, workspaceTimezone, policies, canEdit, 
                 {publishing ? t("publish.publishing") : t("publish.publish")}
               </button>
             )}
+            {readOnly && canMove && journey.live && journey.live.version > 1 ? (
+              <button type="button" onClick={() => setMoveTo(journey.live!.version)} data-testid="move-users">
+                {t("move.open")}
+              </button>
+            ) : null}
             {(status === "live" && canPause && transitionAllowed("pause", status)) || (status === "paused" && canResume && transitionAllowed("resume", status)) ? (
               <button type="button" onClick={() => void toggleStatus()} disabled={pause.isPending || resume.isPending} data-testid="toggle-status">
                 {status === "live" ? t("editor.pause") : t("editor.resume")}
               </button>
             ) : null}
           </header>
+
+          {moveTo !== null ? (
+            <MoveUsersDialog
+              journeyId={journey.id}
+              version={moveTo}
+              nodes={store.getState().nodes.map((n) => ({ id: n.id, type: n.data.nodeType, label: n.data.label }))}
+              onClose={(message) => {
+                setMoveTo(null);
+                if (message) say(message);
+              }}
+            />
+          ) : null}
 
           {saveState.kind === "conflict" ? (
             <div className="wp-banner conflict" role="alert" data-testid="conflict">

@@ -39,6 +39,7 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
       canEdit: roleMay(session.role, "journeys.edit"),
       canPause: roleMay(session.role, "journeys.pause"),
       canResume: roleMay(session.role, "journeys.resume"),
+      canMove: roleMay(session.role, "instances.operate"),
     });
   } catch (error) {
     // A malformed id is as absent as an unknown one.
@@ -49,5 +50,5 @@ export async function loader({ request, context, params }: LoaderFunctionArgs) {
 
 export default function JourneyEditorPage() {
   const data = useLoaderData<typeof loader>();
-  return <Editor key={data.journey.id} journey={data.journey} workspaceTimezone={data.workspaceTimezone} policies={data.policies} canEdit={data.canEdit} canPause={data.canPause} canResume={data.canResume} vocabulary={data.vocabulary} />;
+  return <Editor key={data.journey.id} journey={data.journey} workspaceTimezone={data.workspaceTimezone} policies={data.policies} canEdit={data.canEdit} canPause={data.canPause} canResume={data.canResume} canMove={data.canMove} vocabulary={data.vocabulary} />;
 }

@@ -52,19 +52,30 @@ type Row = InstanceRow & UserRow & { version: number; driver: string | null };
 
 /** Nodes of older versions where movable users of the journey wait now (for the dialog). */
 export async function occupiedNodes(db: Conn, workspaceId: string, journeyId: string): Promise<OccupiedNode[]> {
-  const found = await rows<{ version_id: string; version: number; node_id: string; users: number | string }>(
+  const found = await rows<{ version_id: string; version: number; node_id: string; users: number | string; label: string | null; type: string | null }>(
     db,
-    sql`select i.version_id, v.version, i.node_id, count(*) as users
+    // The node's label and type as that version's document has them: the dialog names the node
+    // even when the new version no longer has it.
+    sql`select i.version_id, v.version, i.node_id, count(*) as users,
+               min(n.node ->> 'label') as label, min(n.node ->> 'type') as type
         from journey_instances i
         join journeys j on j.id = i.journey_id and j.workspace_id = ${workspaceId}::uuid
         join journey_versions v on v.id = i.version_id
+        left join lateral (select e as node from jsonb_array_elements(v.document -> 'nodes') e where e ->> 'id' = i.node_id limit 1) n on true
         where i.journey_id = ${journeyId}::uuid and i.status = 'active' and i.holdout = false
           and i.version_id is distinct from j.live_version_id and i.node_id is not null
           and coalesce(i.state -> 'block' ->> 'purpose', '') not in ('holdout', 'goal_watch')
         group by i.version_id, v.version, i.node_id
         order by v.version, i.node_id`,
   );
-  return found.map((r) => ({ versionId: r.version_id, version: Number(r.version), nodeId: r.node_id, users: Number(r.users) }));
+  return found.map((r) => ({
+    versionId: r.version_id,
+    version: Number(r.version),
+    nodeId: r.node_id,
+    users: Number(r.users),
+    ...(r.label ? { label: r.label } : {}),
+    ...(r.type ? { type: r.type } : {}),
+  }));
 }
 
 async function liveVersion(db: Conn, workspaceId: string, journeyId: string): Promise<{ id: string; version: number; program: JourneyProgram; document: Record<string, unknown> } | null> {
