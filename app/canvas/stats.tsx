@@ -62,6 +62,8 @@ export function NodeStatsView({ nodeId, nodeType, kind }: { nodeId: string; node
       <span>{t("stats.entered", { n: number(entered) })}</span>
       {stats?.waiting ? <span data-testid={`node-waiting-${nodeId}`}>{t(waitingKey, { n: number(stats.waiting) })}</span> : null}
       {stats?.conversions ? <span>{t("stats.converted", { n: number(stats.conversions) })}</span> : null}
+      {/* Users an operator moved to a newer version left by `moved`, which is no port of the node. */}
+      {stats?.left.moved ? <span data-testid={`node-moved-${nodeId}`}>{t("stats.movedOut", { n: number(stats.left.moved) })}</span> : null}
       {exits.length > 0 ? (
         <span className="wp-node-exits" data-testid={`node-exits-${nodeId}`}>
           {t("stats.leftHere")}{" "}
