@@ -354,41 +354,26 @@ export function simulate(input: SimulateInput): Trace {
     else if (forced) result = { output: forced.result, detail: forced.reason ? { reason: forced.reason } : {} };
     else result = defaultResult(inst, cmd, now, preview);
 
-    if (node.channel && "deferUntil" in result) {
-      const config = cmd.config as { category?: string };
+    const traceMessage = (channel: MessageChannel, status: MessageTrace["status"], extra: { reason?: string; until?: string }) =>
       inst.trace.messages.push({
         userId: inst.userId,
         instanceId: inst.state!.instanceId,
         nodeId: cmd.nodeId,
-        channel: node.channel,
-        category: config.category ?? "marketing",
+        channel,
+        category: (cmd.config as { category?: string }).category ?? "marketing",
         at: iso(now),
-        status: "deferred",
-        reason: result.reason,
-        until: iso(result.deferUntil),
+        status,
+        ...extra,
         attempt: cmd.attempt,
         content: preview?.fields ?? {},
         errors: preview?.errors ?? {},
       });
-    }
+    if (node.channel && "deferUntil" in result) traceMessage(node.channel, "deferred", { reason: result.reason, until: iso(result.deferUntil) });
     if (node.channel && "output" in result) {
-      const config = cmd.config as { category?: string };
       const sent = result.output === "sent";
       const messageId = `sim-${cmd.idempotencyKey}`;
       if (sent) result = { output: "sent", detail: { messageId } };
-      inst.trace.messages.push({
-        userId: inst.userId,
-        instanceId: inst.state!.instanceId,
-        nodeId: cmd.nodeId,
-        channel: node.channel,
-        category: config.category ?? "marketing",
-        at: iso(now),
-        status: sent ? "sent" : "failed",
-        ...(!sent && typeof result.detail?.reason === "string" ? { reason: result.detail.reason } : {}),
-        attempt: cmd.attempt,
-        content: preview?.fields ?? {},
-        errors: preview?.errors ?? {},
-      });
+      traceMessage(node.channel, sent ? "sent" : "failed", !sent && typeof result.detail?.reason === "string" ? { reason: result.detail.reason } : {});
       inst.messages[cmd.nodeId] = { ...noMessage, sent, failed: !sent };
       const delivery = forced?.delivery ?? "delivered";
       if (sent && delivery !== "none") {

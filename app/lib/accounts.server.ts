@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, isNull, max, ne, sql } from "drizzle-orm";
 import type { Db, Tx } from "../../db/client";
 import { auditLog, operators, sessions, workspaceMembers, workspaces, type Role } from "../../db/schema";
+import { insertAuditEntry, type AuditEntry } from "../../db/audit";
 import {
   accountKey,
   activeLock,
@@ -112,18 +113,8 @@ export async function createOperator(db: Db, input: CreateOperatorInput): Promis
   return { id, email, password };
 }
 
-export async function recordAudit(
-  db: Db | Tx,
-  entry: { workspaceId: string; operatorId?: string | null; action: string; target?: string; details?: Record<string, unknown> },
-): Promise<void> {
-  await db.insert(auditLog).values({
-    workspaceId: entry.workspaceId,
-    operatorId: entry.operatorId ?? null,
-    action: entry.action,
-    target: entry.target ?? null,
-    details: entry.details ?? {},
-  });
-}
+/** One audit-log row (the db layer writes it, so the engines record theirs the same way). */
+export const recordAudit: (db: Db | Tx, entry: AuditEntry) => Promise<void> = insertAuditEntry;
 
 // ---------------------------------------------------------------------------------------------
 // Signing in, with every failure and lock in the audit log.

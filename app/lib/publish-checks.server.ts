@@ -86,46 +86,34 @@ export async function workspacePublishChecks(db: Db, workspaceId: string, doc: J
   }
 
   const { events, traits } = namesUsed(doc);
-  const eventNames = [...new Set(events.map((e) => e.name))];
+  const warn = (use: NameUse, message: Localized) =>
+    problems.push({ code: "unknown_name", severity: "warning", ...(use.nodeId ? { nodeId: use.nodeId } : {}), path: use.path, message });
+
   const seenEvents = new Set<string>();
-  for (const name of eventNames) {
+  for (const name of new Set(events.map((e) => e.name))) {
     const [row] = await query<{ seen: boolean }>(db, sql`select exists(select 1 from events where workspace_id = ${workspaceId}::uuid and name = ${name}) as seen`);
     if (row?.seen) seenEvents.add(name);
   }
-  for (const use of events) {
-    if (seenEvents.has(use.name)) continue;
-    problems.push({
-      code: "unknown_name",
-      severity: "warning",
-      ...(use.nodeId ? { nodeId: use.nodeId } : {}),
-      path: use.path,
-      message: {
-        en: `No event named "${use.name}" has been received in this workspace yet. Check the spelling, or ignore this if the app will start sending it.`,
-        zh: `本工作区尚未收到名为 "${use.name}" 的事件。请检查拼写；如果应用之后才会发送该事件，可忽略此提示。`,
-      },
+  for (const use of events.filter((e) => !seenEvents.has(e.name))) {
+    warn(use, {
+      en: `No event named "${use.name}" has been received in this workspace yet. Check the spelling, or ignore this if the app will start sending it.`,
+      zh: `本工作区尚未收到名为 "${use.name}" 的事件。请检查拼写；如果应用之后才会发送该事件，可忽略此提示。`,
     });
   }
 
-  const traitKeys = [...new Set(traits.map((t) => t.name.split(".")[0]!))];
+  const traitKey = (name: string) => name.split(".")[0]!;
   const seenTraits = new Set<string>();
-  for (const key of traitKeys) {
+  for (const key of new Set(traits.map((t) => traitKey(t.name)))) {
     const [row] = await query<{ seen: boolean }>(
       db,
       sql`select exists(select 1 from (select traits from users where workspace_id = ${workspaceId}::uuid limit ${TRAIT_SAMPLE}) u where u.traits ? ${key}) as seen`,
     );
     if (row?.seen) seenTraits.add(key);
   }
-  for (const use of traits) {
-    if (seenTraits.has(use.name.split(".")[0]!)) continue;
-    problems.push({
-      code: "unknown_name",
-      severity: "warning",
-      ...(use.nodeId ? { nodeId: use.nodeId } : {}),
-      path: use.path,
-      message: {
-        en: `No user profile has a trait "${use.name}". Check the spelling, or ignore this if the app will start sending it.`,
-        zh: `没有任何用户资料包含属性 "${use.name}"。请检查拼写；如果应用之后才会发送该属性，可忽略此提示。`,
-      },
+  for (const use of traits.filter((t) => !seenTraits.has(traitKey(t.name)))) {
+    warn(use, {
+      en: `No user profile has a trait "${use.name}". Check the spelling, or ignore this if the app will start sending it.`,
+      zh: `没有任何用户资料包含属性 "${use.name}"。请检查拼写；如果应用之后才会发送该属性，可忽略此提示。`,
     });
   }
   return problems;
