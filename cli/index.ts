@@ -50,6 +50,19 @@ program
     await database.close();
   });
 
+/** Runs an account command: an AccountError is the operator's mistake (message, exit 1); the database is closed either way. */
+async function accountCommand(services: { database: { close(): Promise<void> } }, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (error) {
+    if (!(error instanceof AccountError)) throw error;
+    console.error(error.message);
+    process.exitCode = 1;
+  } finally {
+    await services.database.close();
+  }
+}
+
 program
   .command("create-admin")
   .description("create an operator account (admin by default) in the default workspace")
@@ -63,18 +76,11 @@ program
       process.exit(2);
     }
     const services = await createServices(config());
-    try {
+    await accountCommand(services, async () => {
       const workspace = await ensureDefaultWorkspace(services.db);
       const created = await createOperator(services.db, { workspaceId: workspace.id, email: opts.email, name: opts.name, role: opts.role as Role, password: opts.password });
       console.log(`created ${opts.role} ${created.email}${opts.password ? "" : ` with one-time password ${created.password} (to be changed at the first sign-in)`}`);
-    } catch (error) {
-      if (error instanceof AccountError) {
-        console.error(error.message);
-        process.exitCode = 1;
-      } else throw error;
-    } finally {
-      await services.database.close();
-    }
+    });
   });
 
 program
@@ -84,17 +90,10 @@ program
   .option("--password <password>", "the new password (generated when omitted); it must still be changed at the next sign-in")
   .action(async (opts: { email: string; password?: string }) => {
     const services = await createServices(config());
-    try {
+    await accountCommand(services, async () => {
       const reset = await resetPasswordByEmail(services.db, opts.email, services.now(), opts.password);
       console.log(`password reset for ${reset.email}${opts.password ? "" : `: one-time password ${reset.password}`} (${reset.endedSessions} sessions ended; a new password must be chosen at the next sign-in)`);
-    } catch (error) {
-      if (error instanceof AccountError) {
-        console.error(error.message);
-        process.exitCode = 1;
-      } else throw error;
-    } finally {
-      await services.database.close();
-    }
+    });
   });
 
 program

@@ -84,7 +84,7 @@ export async function withSecretKey(request: Request, services: AppServices, all
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-function journeyIdOf(raw: string | undefined): string {
+export function journeyIdOf(raw: string | undefined): string {
   if (!raw || !UUID.test(raw)) throw new ApiError(404, "not_found", `No journey ${raw ?? ""} in this workspace.`);
   return raw;
 }

@@ -3,7 +3,7 @@ import { jsonResponse } from "../ingest/http.server";
 import type { AppServices } from "../services.server";
 import { userEvents } from "../users/profiles.server";
 import type { EntryResult } from "../../workflows/engine";
-import { ApiError, readJson, withSecretKey } from "./management.server";
+import { ApiError, journeyIdOf, readJson, withSecretKey } from "./management.server";
 import { triggerBatchSchema, triggerOneSchema, idempotencyKeySchema, userEventsQuerySchema, userIdSchema, type TriggerOutcome } from "./trigger-schemas";
 
 /**
@@ -27,14 +27,13 @@ function outcome(userId: string, result: EntryResult): TriggerOutcome {
   return { userId, entered: result.entered, instanceId: result.instanceId ?? null, replayed: false, reason: result.entered ? null : (result.reason ?? null) };
 }
 
-function issuesOf(error: z.ZodError, prefix = "") {
-  return error.issues.map((i) => ({ path: [prefix, ...i.path.map(String)].filter(Boolean).join(".") || "body", message: i.message }));
+function issuesOf(error: z.ZodError) {
+  return error.issues.map((i) => ({ path: i.path.map(String).join(".") || "body", message: i.message }));
 }
 
 export function journeyTrigger(request: Request, services: AppServices, rawId: string | undefined) {
   return withSecretKey(request, services, ["POST"], async (auth) => {
-    const journeyId = rawId ?? "";
-    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(journeyId)) throw new ApiError(404, "not_found", JOURNEY_REFUSALS.not_found!.message);
+    const journeyId = journeyIdOf(rawId);
     const engine = services.engine;
     if (!engine) throw new ApiError(503, "engine_unavailable", "The journey engine is not running in this process; try again shortly.");
 
