@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { bundleWorkflowCode } from "@temporalio/worker";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +13,7 @@ import { buildJourney } from "../../workflows/builder";
 import type { JourneyEngine } from "../../workflows/engine";
 import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
 import { startTestApp, type TestApp } from "../support/app";
+import { untilNoActiveInstance } from "../support/instances";
 
 // POST /api/v1/journeys/{id}/trigger and GET /api/v1/users/{id}/events over real HTTP (the built
 // app), with the app's own engine: embedded always, Temporal on a real server when
@@ -57,15 +57,7 @@ describe.skipIf(!temporalAddress)("API trigger (Temporal engine, real server and
     return {
       app,
       engine,
-      settle: async () => {
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-          const active = await query<{ id: string }>(app.services.db, sql`select id from journey_instances where status = 'active'`);
-          if (active.length === 0) return;
-          if (Date.now() > deadline) throw new Error(`instances still active after 30 s: ${active.length}`);
-          await sleep(50);
-        }
-      },
+      settle: () => untilNoActiveInstance(app.services.db),
       close: async () => {
         await engine.stop();
         await app.close();

@@ -1,11 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AppServices } from "../../app/services.server";
-import { query } from "../../db/client";
 import { extensionStatuses } from "../../nodes/extension/loader.server";
 import { couponNodeEvents, instanceStatuses, runCouponJourney, startCouponService, startWithTutorial, writeTutorial, type CouponService } from "../extensions/tutorial-support";
+import { untilNoActiveInstance } from "../support/instances";
 import { createTestDb, type TestDb } from "../support/db";
 import { temporalAddress } from "./support";
 
@@ -35,15 +33,7 @@ describe.skipIf(!temporalAddress)("docs/extensions.md on Temporal", () => {
 
   it("the tutorial node runs as an activity and records its node events", async () => {
     expect(extensionStatuses()).toMatchObject([{ name: "acme-coupons", status: "loaded" }]);
-    const { journeyId, instances } = await runCouponJourney(services, service, async () => {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const active = await query<{ id: string }>(services.db, sql`select id from journey_instances where status = 'active'`);
-        if (active.length === 0) return;
-        if (Date.now() > deadline) throw new Error(`instances still active after 60 s: ${active.map((r) => r.id).join(", ")}`);
-        await sleep(100);
-      }
-    });
+    const { journeyId, instances } = await runCouponJourney(services, service, () => untilNoActiveInstance(services.db, { timeoutMs: 60_000, everyMs: 100 }));
     expect(service.requests.map((r) => [r.authorization, r.idempotencyKey, r.body.user])).toEqual([
       ["Bearer k-live", `${instances.get("u-first")}:coupon:1`, "u-first"],
       ["Bearer k-live", `${instances.get("u-second")}:coupon:1`, "u-second"],

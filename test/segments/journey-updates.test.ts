@@ -1,5 +1,4 @@
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
 import { bundleWorkflowCode } from "@temporalio/worker";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -12,6 +11,7 @@ import { buildJourney } from "../../workflows/builder";
 import type { JourneyEngine } from "../../workflows/engine";
 import { WORKFLOWS_PATH } from "../../workflows/temporal/worker";
 import { startTestApp, type TestApp } from "../support/app";
+import { untilNoActiveInstance } from "../support/instances";
 import { addUser, group, listenTo } from "./helpers";
 
 // What journeys do to a profile re-evaluates segments at once, like ingestion does: an "Update
@@ -64,9 +64,9 @@ describe.skipIf(!temporalAddress)("what journeys do -> segments (Temporal engine
       app,
       engine,
       settle: async () => {
-        await untilNoActiveInstance(app);
+        await untilNoActiveInstance(app.services.db);
         await segmentRuntime(app.services).evaluator.whenIdle();
-        await untilNoActiveInstance(app);
+        await untilNoActiveInstance(app.services.db);
       },
       close: async () => {
         await engine.stop();
@@ -75,17 +75,6 @@ describe.skipIf(!temporalAddress)("what journeys do -> segments (Temporal engine
     };
   });
 });
-
-/** Workflows run in the worker: wait (bounded) until every instance has finished. */
-async function untilNoActiveInstance(app: TestApp): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const active = await query<{ id: string }>(app.services.db, sql`select id from journey_instances where status = 'active'`);
-    if (active.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`instances still active after 30 s: ${active.map((r) => r.id).join(", ")}`);
-    await sleep(50);
-  }
-}
 
 function journeyUpdates(setup: () => Promise<Harness>): void {
   let h: Harness;
