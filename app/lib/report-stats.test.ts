@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bestHours, bucketBySendHour, localHour, newcombeDifference, normalCdf, normalQuantile, returnRate, toCsv, twoProportionTest, wilsonInterval } from "./report-stats";
+import { bestHours, bucketBySendHour, localHour, newcombeDifference, normalCdf, normalQuantile, returnRate, stepNames, toCsv, twoProportionTest, wilsonInterval } from "./report-stats";
 
 /** Known published values: Newcombe 1998 (Stat Med 17:857 and 17:873) and exact 2×2 χ² values. */
 
@@ -105,6 +105,37 @@ describe("send-hour bucketing in the user's zone, across DST", () => {
     ];
     expect(bestHours(rows, 2, 10).map((r) => r.hour)).toEqual([20, 9]);
     expect(bestHours(rows, 1).map((r) => r.hour)).toEqual([3]);
+  });
+  it("no best hour while nobody converted after a send; hours at 0 % are never among the best", () => {
+    const none = Array.from({ length: 24 }, (_, hour) => ({ hour, sent: hour % 3 === 0 ? 40 : 0, converted: 0 }));
+    expect(bestHours(none)).toEqual([]);
+    const one = none.map((r) => (r.hour === 9 ? { ...r, converted: 2 } : r));
+    expect(bestHours(one)).toEqual([{ hour: 9, sent: 40, converted: 2, rate: 0.05 }]);
+  });
+});
+
+describe("step names", () => {
+  it("names an unlabeled message node once, numbers steps that would read the same, adds the channel only when the name does not say it", () => {
+    expect(
+      stepNames([
+        { nodeId: "sms_1", name: "SMS", channel: "SMS" },
+        { nodeId: "push", name: "Coupon reminder", channel: "Push" },
+        { nodeId: "sms_2", name: "SMS", channel: "SMS" },
+        { nodeId: "zh", name: "优惠短信", channel: "短信" },
+        { nodeId: "mail", name: "email", channel: "Email" },
+        { nodeId: "ab", name: "Split" },
+      ]),
+    ).toEqual({
+      sms_1: { name: "SMS 1", withChannel: false },
+      push: { name: "Coupon reminder", withChannel: true },
+      sms_2: { name: "SMS 2", withChannel: false },
+      zh: { name: "优惠短信", withChannel: false },
+      mail: { name: "email", withChannel: false },
+      ab: { name: "Split", withChannel: false },
+    });
+  });
+  it("keeps the first name of a node listed twice", () => {
+    expect(stepNames([{ nodeId: "a", name: "SMS" }, { nodeId: "a", name: "SMS" }])).toEqual({ a: { name: "SMS", withChannel: false } });
   });
 });
 

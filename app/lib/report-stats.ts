@@ -146,15 +146,41 @@ export function bucketBySendHour(sends: ReadonlyArray<{ at: Date | number; zone:
 }
 
 /**
- * Best send hours: hours with at least `minSent` sends, by conversion rate (ties: more sends first),
- * the top `count`.
+ * Best send hours: hours with at least `minSent` sends and at least one conversion, by conversion
+ * rate (ties: more sends first), the top `count`. Empty when nobody converted after a send: an
+ * hour at 0 % is no best hour.
  */
 export function bestHours(rows: ReadonlyArray<{ hour: number; sent: number; converted: number }>, count = 3, minSent = 1): Array<{ hour: number; sent: number; converted: number; rate: number }> {
   return rows
-    .filter((r) => r.sent >= minSent)
+    .filter((r) => r.sent >= minSent && r.converted > 0)
     .map((r) => ({ ...r, rate: r.converted / r.sent }))
     .sort((a, b) => b.rate - a.rate || b.sent - a.sent || a.hour - b.hour)
     .slice(0, count);
+}
+
+/**
+ * What the report calls its steps (decision 1152: the node's own label, else its type's label),
+ * each once: when several steps would read the same ("SMS" and "SMS" for two unlabeled SMS
+ * nodes) they are numbered in the order given (path order): "SMS 1", "SMS 2". `withChannel` says
+ * whether naming the channel beside it adds anything — not when the name already says it (an
+ * unlabeled SMS node is "SMS", not "SMS (SMS)"; "优惠短信" already says 短信).
+ */
+export function stepNames(steps: ReadonlyArray<{ nodeId: string; name: string; channel?: string | null }>): Record<string, { name: string; withChannel: boolean }> {
+  const key = (text: string) => text.trim().toLocaleLowerCase();
+  const unique = [...new Map(steps.map((s) => [s.nodeId, s] as const).reverse()).values()];
+  const total = new Map<string, number>();
+  for (const s of unique) total.set(key(s.name), (total.get(key(s.name)) ?? 0) + 1);
+  const seen = new Map<string, number>();
+  const out: Record<string, { name: string; withChannel: boolean }> = {};
+  for (const s of steps) {
+    if (out[s.nodeId]) continue;
+    const k = key(s.name);
+    const nth = (seen.get(k) ?? 0) + 1;
+    seen.set(k, nth);
+    const channel = s.channel ? key(s.channel) : "";
+    out[s.nodeId] = { name: (total.get(k) ?? 0) > 1 ? `${s.name.trim()} ${nth}` : s.name.trim(), withChannel: channel !== "" && !k.includes(channel) };
+  }
+  return out;
 }
 
 /** Return rate: share of messaged users who came back (0 when nobody was messaged). */

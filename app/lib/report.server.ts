@@ -9,9 +9,7 @@ import {
   journeyStats,
   journeyStatsByVersion,
   lossReasons,
-  returnRates,
   rollupRows,
-  sendHourConversions,
   type FunnelStep,
   type LossRow,
   type ReturnRates,
@@ -19,13 +17,17 @@ import {
 } from "./analytics.server";
 import { JourneyNotFoundError } from "./journeys.server";
 import { nodeNamesOf, type NodeNames } from "./node-names.server";
+import { messageReturns, sendHours } from "./report-queries.server";
 import { bestHours, newcombeDifference, twoProportionTest, type TwoProportionTest, type Uplift } from "./report-stats";
 
 /**
  * The journey report (issue 12): funnel, uplift against the holdout, split tests, loss reasons,
  * conversion by send hour, return rates and versions side by side — all read from the analytics
- * rollups and report queries of analytics.server.ts (counting rules: docs/analytics.md), the
- * statistics from report-stats.ts. Plain JSON, so the page, tRPC and CSV export share it.
+ * rollups of analytics.server.ts and report-queries.server.ts (send hours and return rates;
+ * counting rules: docs/analytics.md), the statistics from report-stats.ts. Every part reads
+ * rollups, so the report costs the period's rollup rows, not its events (decision 0860; a chosen
+ * return event probes the events of the period's messaged users). Plain JSON, so the page, tRPC
+ * and CSV export share it.
  */
 
 const MESSAGE_TYPES: Record<string, string> = { "core.push": "push", "core.sms": "sms", "core.email": "email" };
@@ -123,8 +125,8 @@ export async function journeyReport(db: Db, workspaceId: string, journeyId: stri
   const [totals, rows, hours, returns, perVersion] = await Promise.all([
     journeyStats(db, workspaceId, journeyId, stats),
     rollupRows(db, journeyId, stats),
-    sendHourConversions(db, workspaceId, journeyId, stats),
-    returnRates(db, workspaceId, journeyId, stats, { event: range.returnEvent }),
+    sendHours(db, workspaceId, journeyId, stats),
+    messageReturns(db, workspaceId, journeyId, stats, { event: range.returnEvent }),
     journeyStatsByVersion(db, workspaceId, journeyId, { from: range.from, to: range.to }),
   ]);
 

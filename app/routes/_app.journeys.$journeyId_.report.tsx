@@ -5,7 +5,7 @@ import { useTranslation } from "react-i18next";
 import { JourneyNotFoundError } from "../lib/journeys.server";
 import { requireSessionFor } from "../lib/permissions.server";
 import { journeyReport, parseReportRange, ReportInputError } from "../lib/report.server";
-import { toCsv } from "../lib/report-stats";
+import { stepNames, toCsv } from "../lib/report-stats";
 import { useNodeNames } from "../ops/names";
 import { ReportChart } from "../report/Chart";
 import { useDateTime } from "../components/useDateTime";
@@ -92,7 +92,18 @@ export default function JourneyReportPage() {
   const names = useNodeNames(report.nodeNames);
   const when = useDateTime();
 
-  const funnelCats = [t("funnel.entered"), ...report.funnel.steps.map((s) => `${names.node(s.nodeId)} (${t(`channel.${s.channel}`, { defaultValue: s.channel })})`), t("funnel.goal")];
+  const channel = (c: string) => t(`channel.${c}`, { defaultValue: c });
+  // Each step named once (decision 1152 + report-stats stepNames): "SMS", not "SMS (SMS)"; "SMS 1", "SMS 2" when two read the same.
+  const steps = stepNames([
+    ...report.funnel.steps.map((s) => ({ nodeId: s.nodeId, name: names.node(s.nodeId), channel: channel(s.channel) })),
+    ...report.loss.map((l) => ({ nodeId: l.nodeId, name: names.node(l.nodeId), channel: channel(l.channel) })),
+    ...report.splits.map((s) => ({ nodeId: s.nodeId, name: names.node(s.nodeId) })),
+  ]);
+  const stepName = (nodeId: string) => steps[nodeId]?.name ?? names.node(nodeId);
+  const stepWithChannel = (nodeId: string, c: string) => (steps[nodeId]?.withChannel ? t("stepWithChannel", { name: stepName(nodeId), channel: channel(c) }) : stepName(nodeId));
+  const anySent = report.sendHours.rows.some((r) => r.sent > 0);
+
+  const funnelCats = [t("funnel.entered"), ...report.funnel.steps.map((s) => stepWithChannel(s.nodeId, s.channel)), t("funnel.goal")];
   const funnelVals = [report.funnel.entered, ...report.funnel.steps.map((s) => s.sent), report.funnel.converted];
 
   return (
@@ -138,7 +149,7 @@ export default function JourneyReportPage() {
         header={[t("col.step"), t("col.channel"), t("col.entered"), t("col.sent"), t("col.delivered"), t("col.opened"), t("col.clicked"), t("col.failed"), t("col.converted")]}
         rows={[
           [t("funnel.entered"), null, report.funnel.entered, null, null, null, null, null, null],
-          ...report.funnel.steps.map((s): Cell[] => [names.node(s.nodeId), t(`channel.${s.channel}`, { defaultValue: s.channel }), s.entered, s.sent, s.delivered, s.opened, s.clicked, s.failed, s.converted]),
+          ...report.funnel.steps.map((s): Cell[] => [stepName(s.nodeId), channel(s.channel), s.entered, s.sent, s.delivered, s.opened, s.clicked, s.failed, s.converted]),
           [t("funnel.goal"), null, null, null, null, null, null, null, report.funnel.converted],
         ]}
       >
@@ -167,7 +178,7 @@ export default function JourneyReportPage() {
         <Table
           key={s.nodeId}
           id={`split-${s.nodeId}`}
-          title={t("split.title", { name: names.node(s.nodeId) })}
+          title={t("split.title", { name: stepName(s.nodeId) })}
           file={file(`split-${s.nodeId}`)}
           header={[t("col.branch"), t("col.users"), t("col.converted"), t("col.rate"), t("col.difference"), t("col.pValue"), t("col.confidence"), t("col.verdict")]}
           rows={s.branches.map((b): Cell[] => {
@@ -191,7 +202,7 @@ export default function JourneyReportPage() {
         <Table
           key={l.nodeId}
           id={`loss-${l.nodeId}`}
-          title={t("loss.title", { name: names.node(l.nodeId), channel: t(`channel.${l.channel}`, { defaultValue: l.channel }) })}
+          title={t("loss.title", { name: stepWithChannel(l.nodeId, l.channel) })}
           file={file(`loss-${l.nodeId}`)}
           header={[t("col.stage"), t("col.reason"), t("col.count"), t("col.rate")]}
           rows={[
@@ -208,7 +219,13 @@ export default function JourneyReportPage() {
         header={[t("col.hour"), t("col.sent"), t("col.converted"), t("col.rate")]}
         rows={report.sendHours.rows.filter((r) => r.sent > 0).map((r): Cell[] => [`${String(r.hour).padStart(2, "0")}:00`, r.sent, r.converted, pct(r.sent > 0 ? r.converted / r.sent : 0)])}
       >
-        <p data-testid="report-best-hours">{report.sendHours.best.length ? t("hours.best", { hours: report.sendHours.best.map((b) => `${String(b.hour).padStart(2, "0")}:00 (${pct(b.rate)})`).join(", ") }) : t("empty")}</p>
+        <p data-testid="report-best-hours">
+          {report.sendHours.best.length
+            ? t("hours.best", { hours: report.sendHours.best.map((b) => `${String(b.hour).padStart(2, "0")}:00 (${pct(b.rate)})`).join(", ") })
+            : anySent
+              ? t("hours.noBest")
+              : t("empty")}
+        </p>
         <ReportChart
           label={t("hours.title")}
           categories={report.sendHours.rows.map((r) => String(r.hour))}
