@@ -27,6 +27,7 @@ describe("journey report on a live journey", () => {
   let journeyId: string;
   let marketer: { email: string; password: string; id: string };
   let clock = Date.parse("2026-03-02T02:00:00.000Z");
+  let track: (userId: string, name: string) => Promise<IncomingEvent>;
 
   beforeAll(async () => {
     app = await startTestApp({ serve: true });
@@ -49,7 +50,7 @@ describe("journey report on a live journey", () => {
         consent: { sms: { marketing: true, transactional: true } },
       })),
     );
-    const track = async (userId: string, name: string): Promise<IncomingEvent> => {
+    track = async (userId: string, name: string): Promise<IncomingEvent> => {
       const event = { workspaceId: app.workspaceId, userId, messageId: randomUUID(), name, properties: {}, timestamp: clock };
       await db.insert(events).values({ workspaceId: app.workspaceId, messageId: event.messageId, userId, name, properties: {}, timestamp: new Date(clock) });
       return event;
@@ -99,7 +100,13 @@ describe("journey report on a live journey", () => {
     for (const stage of ["Requested", "Sendable", "Sent", "Delivered", "Opened", "Clicked"]) expect(lossText).toContain(stage);
     expect(await loss.locator("tbody tr").nth(2).locator("td").nth(2).textContent()).toBe("30");
     expect(await page.getByTestId("report-hours").getByTestId("report-chart").locator("svg").count()).toBe(1);
-    expect(await page.getByTestId("report-best-hours").textContent()).toMatch(/Best hours: \d\d:00/);
+    // Nobody converted after the SMS yet (the 10 buyers ordered before it): no best hour, said plainly.
+    expect(await page.getByTestId("report-best-hours").textContent()).toBe("No best hour yet: nobody converted after a message in this period.");
+    // The unlabeled SMS step is named once, in the tables and in the chart.
+    expect(await loss.locator("h2").textContent()).toBe("Loss reasons: SMS");
+    expect(await funnel.locator("tbody tr").nth(1).locator("td").first().textContent()).toBe("SMS");
+    expect(await page.locator("main").textContent()).not.toContain("SMS (SMS)");
+    expect(await funnel.getByTestId("report-chart").textContent()).toContain("SMS");
     await screenshot(page, "journey-report-01-en");
     // CSV export of a table: the loss stages as the page shows them.
     const [download] = await Promise.all([page.waitForEvent("download"), loss.getByRole("button", { name: "Export CSV" }).click()]);
@@ -114,10 +121,22 @@ describe("journey report on a live journey", () => {
     const bad = await page.goto(`${app.url}/journeys/${journeyId}/report?from=someday`);
     expect(bad?.status()).toBe(400);
 
+    // Three SMS recipients order an hour later: conversions after the send give a best hour, and returns on day 1.
+    clock += HOUR;
+    await engine.handleEvents(await Promise.all(["signup-10", "signup-11", "signup-12"].map((id) => track(id, "order_completed"))));
+    await engine.runUntilIdle();
+    const after = await journeyReport(app.services.db, app.workspaceId, journeyId);
+    expect(after.sendHours.best).toHaveLength(1);
+    expect(after.returns.days[0]).toEqual({ day: 1, returned: 3, rate: 0.1 });
+
     // In Chinese: the loss-reason analysis under its operators' name, the chart still drawn.
     await page.context().addCookies([{ name: LOCALE_COOKIE, value: "zh", url: app.url }]);
     await page.goto(`${app.url}/journeys/${journeyId}/report`);
-    expect(await page.getByTestId("report-loss-sms_hongbao").textContent()).toContain("折损原因分析");
+    expect(await page.getByTestId("report-loss-sms_hongbao").locator("h2").textContent()).toBe("折损原因分析：短信");
+    expect(await page.locator("main").textContent()).not.toContain("短信（短信）");
+    const hour = String(after.sendHours.best[0].hour).padStart(2, "0");
+    expect(await page.getByTestId("report-best-hours").textContent()).toBe(`最佳发送时刻：${hour}:00 (10%)`);
+    expect(await page.getByTestId("report-returns").locator("tbody tr").first().textContent()).toContain("10%");
     expect(await page.getByTestId("report-funnel").textContent()).toContain("达成目标");
     expect(await page.getByTestId("report-funnel").getByTestId("report-chart").locator("svg").count()).toBe(1);
     await screenshot(page, "journey-report-02-zh");
