@@ -2,7 +2,7 @@ import type { Config } from "../app/config.server";
 import { notifyProfileChanged } from "../app/segments/membership.server";
 import { extensionSecretsOf } from "../app/extensions/extensions.server";
 import type { AppServices } from "../app/services.server";
-import { emitMessageEvent, lazySecrets, messageStateRecorder } from "../nodes/channels/runtime.server";
+import { lazySecrets, messageEventEmitter, messageStateRecorder } from "../nodes/channels/runtime.server";
 import { createMessagingService } from "../nodes/channels/send.server";
 import { createProviderRegistry, type ProviderRegistry } from "../nodes/channels/settings.server";
 import { createGuardedFetch } from "../nodes/net/outbound.server";
@@ -31,7 +31,7 @@ export function engineActionServices(services: AppServices): (engine: JourneyEng
       db: services.db,
       providers: (workspaceId, channel) => (registry ??= createProviderRegistry({ db: services.db, key: secrets.key(), outboundAllow: services.config.WAYPOST_OUTBOUND_ALLOW })).resolve(workspaceId, channel),
       now: () => services.now(),
-      emitEvent: (event) => emitMessageEvent({ db: services.db, engine }, event),
+      emitEvent: messageEventEmitter({ db: services.db, engine }),
       recordNodeEvent: messageStateRecorder(services),
       trackingSecret: secrets.trackingSecret,
     });

@@ -8,6 +8,7 @@
 import { createHmac, createHash, timingSafeEqual } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { query, type Db } from "../../db/client";
+import { createGatherer } from "../../db/gather";
 import type { RuntimeLogger } from "../runtime";
 import type { OutboundAllowlist } from "../net/outbound.server";
 import { createDeliveryHandlers } from "./delivery.server";
@@ -67,16 +68,32 @@ export function lazySecrets(config: Pick<ChannelsHost["config"], "WAYPOST_SECRET
  * are not journey analytics. See docs/decisions/0250-delivery-node-events.md.
  */
 export async function recordMessageNodeEvent(db: Db, event: MessageNodeEvent): Promise<void> {
-  if (!event.instanceId || !UUID.test(event.instanceId)) return;
-  const status = event.state === "failed" && event.afterSent ? "delivery_failed" : event.state;
+  await recordMessageNodeEvents(db, [event]);
+}
+
+/** Many message states in one statement: the rollup trigger runs once for all of them. */
+export async function recordMessageNodeEvents(db: Db, events: readonly MessageNodeEvent[]): Promise<void> {
+  const rows = events
+    .filter((e) => e.instanceId && UUID.test(e.instanceId))
+    .map((e) => ({
+      i: e.instanceId,
+      q: deliverySeq(e.eventId),
+      u: e.userId,
+      nd: e.nodeId,
+      r: e.reason ?? null,
+      ms: e.state === "failed" && e.afterSent ? "delivery_failed" : e.state,
+      ch: e.channel,
+      dt: { messageId: e.messageId, eventId: e.eventId },
+      t: e.at.toISOString(),
+    }));
+  if (rows.length === 0) return;
   await query(
     db,
     sql`insert into journey_node_events (instance_id, seq, workspace_id, journey_id, version_id, user_id, node_id, kind, output, reason,
                                          message_status, channel, data, at)
-        select i.id, ${deliverySeq(event.eventId)}, i.workspace_id, i.journey_id, i.version_id, ${event.userId}, ${event.nodeId}, 'delivery', null,
-               ${event.reason ?? null}, ${status}, ${event.channel}, ${JSON.stringify({ messageId: event.messageId, eventId: event.eventId })}::jsonb,
-               ${event.at.toISOString()}::timestamptz
-        from journey_instances i where i.id = ${event.instanceId}::uuid
+        select i.id, d.q, i.workspace_id, i.journey_id, i.version_id, d.u, d.nd, 'delivery', null, d.r, d.ms, d.ch, d.dt, d.t
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as d(i uuid, q int, u text, nd text, r text, ms text, ch text, dt jsonb, t timestamptz)
+        cross join lateral (select * from journey_instances i where i.id = d.i limit 1) i
         on conflict (instance_id, seq) do nothing`,
   );
 }
@@ -84,11 +101,19 @@ export async function recordMessageNodeEvent(db: Db, event: MessageNodeEvent): P
 /**
  * What happens when a message changes state (sent, delivered, opened, clicked, failed): the node
  * event for journey analytics, and segments with message rules are re-evaluated for the user (as
- * an event would re-evaluate event rules) instead of waiting for the sweep.
+ * an event would re-evaluate event rules) instead of waiting for the sweep. The engine sends many
+ * messages at once: their node events are gathered into one statement (db/gather.ts).
  */
 export function messageStateRecorder(services: ChannelsHost): (event: MessageNodeEvent) => Promise<void> {
+  const gather = createGatherer<MessageNodeEvent, void>(
+    async (events) => {
+      await recordMessageNodeEvents(services.db, events);
+      return events.map(() => undefined);
+    },
+    { alone: (event) => recordMessageNodeEvent(services.db, event) },
+  );
   return async (event) => {
-    await recordMessageNodeEvent(services.db, event);
+    await gather.run(event);
     services.profileChanged?.(event.workspaceId, [event.userId], { messages: true });
   };
 }
@@ -100,23 +125,42 @@ export function deliverySeq(eventId: string): number {
 
 /** Stores a delivery event in the user's history and hands it to the engine (wakes waiting journeys). */
 export async function emitMessageEvent(services: Pick<ChannelsHost, "db" | "engine">, event: InternalUserEvent): Promise<void> {
+  await emitMessageEvents(services, [event]);
+}
+
+/** Many delivery events: one insert and one hand-over to the engine. */
+export async function emitMessageEvents(services: Pick<ChannelsHost, "db" | "engine">, events: readonly InternalUserEvent[]): Promise<void> {
+  if (events.length === 0) return;
+  const rows = events.map((e) => ({ w: e.workspaceId, m: e.messageId, u: e.userId, n: e.name, p: e.properties, t: e.timestamp.toISOString() }));
   await query(
     services.db,
     sql`insert into events (workspace_id, message_id, user_id, type, name, properties, timestamp)
-        values (${event.workspaceId}::uuid, ${event.messageId}, ${event.userId}, 'track', ${event.name},
-                ${JSON.stringify(event.properties)}::jsonb, ${event.timestamp.toISOString()}::timestamptz)
+        select d.w, d.m, d.u, 'track', d.n, d.p, d.t
+        from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as d(w uuid, m text, u text, n text, p jsonb, t timestamptz)
         on conflict do nothing`,
   );
-  await services.engine?.handleEvents([
-    {
+  await services.engine?.handleEvents(
+    events.map((event) => ({
       workspaceId: event.workspaceId,
       userId: event.userId,
       messageId: event.messageId,
       name: event.name,
       properties: { ...event.properties },
       timestamp: event.timestamp.getTime(),
+    })),
+  );
+}
+
+/** emitMessageEvent for a messaging service: concurrent sends' events gathered into one call. */
+export function messageEventEmitter(services: Pick<ChannelsHost, "db" | "engine">): (event: InternalUserEvent) => Promise<void> {
+  const gather = createGatherer<InternalUserEvent, void>(
+    async (events) => {
+      await emitMessageEvents(services, events);
+      return events.map(() => undefined);
     },
-  ]);
+    { alone: (event) => emitMessageEvent(services, event) },
+  );
+  return (event) => gather.run(event);
 }
 
 export function createChannelsRuntime(services: ChannelsHost, options: Partial<Omit<RegistryOptions, "db" | "key">> = {}): ChannelsRuntime {
@@ -134,7 +178,7 @@ export function createChannelsRuntime(services: ChannelsHost, options: Partial<O
     providers: lazyRegistry.resolve,
     now: () => services.now(),
     recordNodeEvent: messageStateRecorder(services),
-    emitEvent: (e) => emitMessageEvent(services, e),
+    emitEvent: messageEventEmitter(services),
     trackingSecret: secrets.trackingSecret,
   });
   const delivery = createDeliveryHandlers({ db: services.db, messaging, providers: lazyRegistry.resolve, trackingSecret: secrets.trackingSecret, now: () => services.now() });

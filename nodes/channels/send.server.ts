@@ -29,6 +29,7 @@ import { addTracking, unsubscribeHeaders } from "./smtp/tracking.server";
 import { normalisePhone } from "./phone";
 import * as store from "./store.server";
 import { createWriteBatcher, type WriteBatcher } from "./batcher.server";
+import { createGatherer } from "../../db/gather";
 
 /** What a message node asks for. Same fields as the runtime's SendMessageRequest plus the workspace. */
 export interface MessageRequest extends Omit<SendMessageRequest, "content"> {
@@ -136,6 +137,24 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
   const rateLimiter = new RateLimiter(() => now().getTime());
   const batcher = deps.writes ?? createWriteBatcher(db);
   const w: store.Exec = (statement) => batcher.run(statement);
+  // The engine sends hundreds of messages at once: their reads, first writes and sent marks each go
+  // together in one statement (db/gather.ts) instead of one round trip per message.
+  const contexts = createGatherer((keys: store.SendContextKey[]) => store.loadSendContexts(db, keys), {
+    alone: (k) => store.loadSendContext(db, k.workspaceId, k.userId, k.channel, k.idempotencyKey),
+  });
+  const settledInserts = createGatherer((items: store.SettledMessage[]) => store.insertSettledMany(db, items), {
+    alone: (i) => store.insertSettled(w, i.message, i.now, i.outcome),
+  });
+  const leasedInserts = createGatherer((items: store.LeasedMessage[]) => store.insertForSendMany(db, items), {
+    alone: (i) => store.insertForSend(w, i.message, i.now, i.leaseUntil, i.caps, i.data),
+  });
+  const sentMarks = createGatherer(
+    async (items: store.SentRecord[]) => {
+      await store.recordSentMany(db, items);
+      return items.map(() => undefined);
+    },
+    { alone: (i) => store.recordSent(w, i.id, i.now, i.data) },
+  );
 
   const policyCache = new Map<string, { at: number; value: Promise<PolicySettings> }>();
   const policies =
@@ -244,7 +263,7 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
 
     // 1. One read round: an existing row for the key, the recipient, the policy and provider.
     const [{ existing, recipient }, settings, resolved] = await Promise.all([
-      store.loadSendContext(db, req.workspaceId, req.userId, req.channel, req.idempotencyKey),
+      contexts.run({ workspaceId: req.workspaceId, userId: req.userId, channel: req.channel, idempotencyKey: req.idempotencyKey }),
       policies(req.workspaceId),
       deps.providers(req.workspaceId, req.channel),
     ]);
@@ -279,7 +298,7 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
     };
     const stop = async (f: { reason: FailureReason; detail?: string; content?: RenderedContent }): Promise<MessageResponse> => {
       if (id) return fail(id, req, started, f);
-      const inserted = await store.insertSettled(w, base, started, { state: "failed", ...f });
+      const inserted = await settledInserts.run({ message: base, now: started, outcome: { state: "failed", ...f } });
       if (!inserted) return lostRace();
       await nodeEvent({ id: inserted, workspaceId: req.workspaceId, request: req }, "failed", started, f.reason);
       return { status: "failed", messageId: inserted, reason: f.reason };
@@ -287,7 +306,7 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
     const defer = async (until: Date, reason: "quiet_hours" | "rate_limited"): Promise<MessageResponse> => {
       if (id) await store.recordDeferred(w, id, started, until, reason);
       else {
-        const inserted = await store.insertSettled(w, base, started, { state: "queued", deferUntil: until, deferReason: reason });
+        const inserted = await settledInserts.run({ message: base, now: started, outcome: { state: "queued", deferUntil: until, deferReason: reason } });
         if (!inserted) return lostRace();
         id = inserted;
       }
@@ -350,7 +369,7 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
       const newId = uuidv7();
       outbound.forEach((m) => (m.messageId = newId));
       if (req.channel === "email") prepareEmail(outbound[0]!, resolved, trackingSecret());
-      const inserted = await store.insertForSend(w, { ...base, id: newId }, now(), leaseUntil, reservations, markData());
+      const inserted = await leasedInserts.run({ message: { ...base, id: newId }, now: now(), leaseUntil, caps: reservations, data: markData() });
       reserved = inserted.caps;
       if (!inserted.id) {
         await Promise.all(reserved.map((capKey) => store.releaseFrequency(w, req.workspaceId, req.userId, capKey, caps.find((c) => c.capKey === capKey)!.windowStart)));
@@ -386,14 +405,9 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
     if (okIndex >= 0) {
       const ok = outcomes[okIndex] as Extract<ProviderOutcome, { ok: true }>;
       const isDelivered = ok.state === "delivered";
-      await store.recordSent(w, id, at, {
-        provider: provider.id,
-        address: outbound[okIndex]!.to,
-        providerMessageId: ok.providerMessageId,
-        delivered: isDelivered,
-        // Recorded so analytics can count users whose zone was missing or invalid (never dropped).
-        detail: truncations.length || zone.fellBack ? { ...(truncations.length ? { truncations } : {}), ...(zone.fellBack ? { zoneFallback: zone.zone } : {}) } : undefined,
-      });
+      const detail = truncations.length || zone.fellBack ? { ...(truncations.length ? { truncations } : {}), ...(zone.fellBack ? { zoneFallback: zone.zone } : {}) } : undefined;
+      // The detail records fallbacks so analytics can count users whose zone was missing or invalid (never dropped).
+      await sentMarks.run({ id, now: at, data: { provider: provider.id, address: outbound[okIndex]!.to, providerMessageId: ok.providerMessageId, delivered: isDelivered, detail } });
       await nodeEvent(ctx, "sent", at);
       if (isDelivered) {
         await nodeEvent(ctx, "delivered", at);

@@ -130,6 +130,166 @@ export async function insertSettled(
   return (rows[0]?.id as string | undefined) ?? null;
 }
 
+/** A new message's identity as one record of a set-based statement (`jsonb_to_recordset`). */
+const messageRecord = (m: NewMessage, n: number) => ({
+  n,
+  id: m.id ?? uuidv7(),
+  w: m.workspaceId,
+  k: m.idempotencyKey,
+  u: m.userId,
+  j: m.journeyId,
+  i: m.instanceId,
+  nd: m.nodeId,
+  ch: m.channel,
+  cat: m.category,
+});
+const MESSAGE_RECORD = sql.raw("n int, id uuid, w uuid, k text, u text, j text, i text, nd text, ch text, cat text");
+const RECORD_VALUES = sql.raw("d.id, d.w, d.k, d.u, d.j, d.i, d.nd, d.ch, d.cat");
+
+export interface SettledMessage {
+  message: NewMessage;
+  now: Date;
+  outcome: { state: "failed"; reason: FailureReason; detail?: string; content?: RenderedContent } | { state: "queued"; deferUntil: Date; deferReason: string };
+}
+
+/** insertSettled for many messages in one statement: each answer is its id, or null as there. */
+export async function insertSettledMany(db: Db, items: readonly SettledMessage[]): Promise<Array<string | null>> {
+  const records = items.map(({ message, now, outcome }, n) => {
+    const failed = outcome.state === "failed";
+    return {
+      ...messageRecord(message, n),
+      st: outcome.state,
+      fr: failed ? outcome.reason : null,
+      fd: failed ? (outcome.detail ?? null) : null,
+      fa: failed ? iso(now) : null,
+      du: failed ? null : iso(outcome.deferUntil),
+      c: (failed && outcome.content) || {},
+      t: iso(now),
+      hr: failed ? outcome.reason : outcome.deferReason,
+      hd: failed ? { detail: outcome.detail } : { deferUntil: outcome.deferUntil.toISOString() },
+    };
+  });
+  const rows = await query<{ n: number }>(
+    db,
+    sql`with d as (
+      select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+        as d(${MESSAGE_RECORD}, st text, fr text, fd text, fa timestamptz, du timestamptz, c jsonb, t timestamptz, hr text, hd jsonb)
+    ), ins as (
+      insert into messages (${MESSAGE_COLUMNS}, state, failure_reason, failure_detail, failed_at, defer_until, content, attempts, created_at, updated_at)
+      select ${RECORD_VALUES}, d.st, d.fr, d.fd, d.fa, d.du, d.c, 1, d.t, d.t from d order by d.n
+      on conflict (workspace_id, idempotency_key) do nothing
+      returning id, workspace_id
+    ), hist as (
+      insert into message_state_history (message_id, workspace_id, state, reason, detail, at)
+      select ins.id, ins.workspace_id, s.state, s.reason, s.detail, d.t
+      from ins join d on d.id = ins.id
+      cross join lateral (values (1, 'queued', null::text, null::jsonb), (2, d.st, d.hr, d.hd)) as s(n, state, reason, detail)
+      order by d.n, s.n
+    )
+    select d.n from ins join d on d.id = ins.id`,
+  );
+  const inserted = new Set(rows.map((r) => Number(r.n)));
+  return records.map((r) => (inserted.has(r.n) ? r.id : null));
+}
+
+export interface LeasedMessage {
+  /** With its id chosen by the caller (tracking links carry it). */
+  message: NewMessage & { id: string };
+  now: Date;
+  leaseUntil: Date;
+  caps: CapReservation[];
+  data: { provider: string; address: string; content: RenderedContent; truncations: LengthIssue[] };
+}
+export type LeasedInsert = Awaited<ReturnType<typeof insertForSend>>;
+
+/**
+ * insertForSend for many messages in one statement, with the same answers. A user's frequency
+ * counters can be raised once per statement, so a second message of the same user in the list
+ * is inserted on its own after the others.
+ */
+export async function insertForSendMany(db: Db, items: readonly LeasedMessage[]): Promise<LeasedInsert[]> {
+  const seen = new Set<string>();
+  const together: number[] = [];
+  const after: number[] = [];
+  items.forEach((item, n) => {
+    const user = `${item.message.workspaceId}/${item.message.userId}`;
+    if (item.caps.length > 0 && seen.has(user)) return void after.push(n);
+    seen.add(user);
+    together.push(n);
+  });
+  const answers: LeasedInsert[] = new Array(items.length);
+  const records = together.map((n) => {
+    const { message, now, leaseUntil, caps, data } = items[n]!;
+    return {
+      ...messageRecord(message, n),
+      p: data.provider,
+      a: data.address,
+      c: data.content,
+      tr: data.truncations.length ? data.truncations : null,
+      t: iso(now),
+      l: iso(leaseUntil),
+      caps: caps.map((c) => ({ key: c.capKey, ws: c.windowStart, lim: c.limit })),
+      capped: caps.map((c) => `${c.limit}/${c.capKey}`).join(", "),
+    };
+  });
+  if (records.length > 0) {
+    const rows = await query<{ n: number; id: string | null; state: "queued" | "failed" | null; caps: unknown }>(
+      db,
+      sql`with d as (
+        select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+          as d(${MESSAGE_RECORD}, p text, a text, c jsonb, tr jsonb, t timestamptz, l timestamptz, caps jsonb, capped text)
+      ), wanted as (
+        select d.n, d.w, d.u, c.key as cap_key, c.ws as window_start, c.lim
+        from d cross join lateral jsonb_to_recordset(d.caps) as c(key text, ws date, lim int)
+        where not exists (select 1 from messages m where m.workspace_id = d.w and m.idempotency_key = d.k)
+      ), cap as (
+        insert into frequency_counters (workspace_id, user_id, cap_key, window_start, count)
+        select w, u, cap_key, window_start, 1 from wanted where lim > 0
+        on conflict (workspace_id, user_id, cap_key, window_start)
+        do update set count = frequency_counters.count + 1
+          where frequency_counters.count < (select w.lim from wanted w
+                                            where w.w = excluded.workspace_id and w.u = excluded.user_id and w.cap_key = excluded.cap_key)
+        returning workspace_id, user_id, cap_key
+      ), reserved as (
+        select d.n, array_agg(cap.cap_key) as caps, count(*) as count
+        from cap join d on d.w = cap.workspace_id and d.u = cap.user_id group by d.n
+      ), verdict as (
+        select d.*, coalesce(r.count, 0) = jsonb_array_length(d.caps) as allowed, coalesce(r.caps, array[]::text[]) as reserved
+        from d left join reserved r on r.n = d.n
+      ), ins as (
+        insert into messages (${MESSAGE_COLUMNS}, state, failure_reason, failure_detail, failed_at, provider, address, content, truncations,
+          provider_call_at, lease_until, attempts, created_at, updated_at)
+        select ${RECORD_VALUES},
+          case when v.allowed then 'queued' else 'failed' end,
+          case when v.allowed then null else 'frequency_capped' end,
+          case when v.allowed then null else v.capped end,
+          case when v.allowed then null else v.t end,
+          v.p, v.a, v.c, v.tr, case when v.allowed then v.t end, case when v.allowed then v.l end, 1, v.t, v.t
+        from verdict v join d on d.n = v.n order by v.n
+        on conflict (workspace_id, idempotency_key) do nothing
+        returning id, workspace_id, state, failure_reason
+      ), hist as (
+        insert into message_state_history (message_id, workspace_id, state, reason, at)
+        select ins.id, ins.workspace_id, s.state, s.reason, d.t
+        from ins join d on d.id = ins.id
+        cross join lateral (values (1, 'queued', null::text), (2, 'failed', ins.failure_reason)) as s(n, state, reason)
+        where s.n = 1 or ins.state = 'failed' order by d.n, s.n
+      )
+      select v.n, ins.id, ins.state, v.reserved as caps from verdict v left join ins on ins.id = v.id`,
+    );
+    for (const r of rows) answers[Number(r.n)] = { id: r.id ?? null, state: r.state ?? null, caps: pgTextArray(r.caps) };
+  }
+  for (const n of after) {
+    const { message, now, leaseUntil, caps, data } = items[n]!;
+    answers[n] = await insertForSend(db, message, now, leaseUntil, caps, data);
+  }
+  return answers;
+}
+
+/** A text[] as the driver hands it back: an array (postgres.js) or its literal (some PGlite paths). */
+const pgTextArray = (v: unknown): string[] =>
+  typeof v === "string" ? v.replace(/^\{|\}$/g, "").split(",").filter(Boolean) : ((v as string[] | null) ?? []);
+
 /**
  * First write of a message about to go to the provider: counts it against its frequency caps and
  * inserts it leased, with its copy and the provider-call mark — or, when a cap is full, inserts
@@ -185,8 +345,7 @@ export async function insertForSend(
     select (select id from ins) as id, (select state from ins) as state, array(select cap_key from cap) as caps`,
   );
   const r = rows[0]!;
-  const reserved = typeof r.caps === "string" ? String(r.caps).replace(/^\{|\}$/g, "").split(",").filter(Boolean) : ((r.caps as string[]) ?? []);
-  return { id: (r.id as string | null) ?? null, state: (r.state as "queued" | "failed" | null) ?? null, caps: reserved };
+  return { id: (r.id as string | null) ?? null, state: (r.state as "queued" | "failed" | null) ?? null, caps: pgTextArray(r.caps) };
 }
 
 /** Takes the lease of an existing queued message; false when another sender holds it. */
@@ -214,54 +373,72 @@ export interface Recipient {
 const PHONE_SQL = (column: ReturnType<typeof sql.raw>) =>
   sql`regexp_replace(regexp_replace(${column}, '[[:space:]-]', '', 'g'), '^(\\+86|0086)(1[0-9]{10})$', '\\2')`;
 
+export interface SendContextKey {
+  workspaceId: string;
+  userId: string;
+  channel: Channel;
+  idempotencyKey: string;
+}
+export interface SendContext {
+  existing: MessageRow | null;
+  recipient: Recipient | null;
+}
+
 /**
  * Everything the send path reads, in one round trip: the row already holding this idempotency key
  * (if any), and the user's addresses, consent, zone, active tokens and suppressions (null when the
  * user does not exist).
  */
-export async function loadSendContext(
-  db: Db,
-  workspaceId: string,
-  userId: string,
-  channel: Channel,
-  idempotencyKey: string,
-): Promise<{ existing: MessageRow | null; recipient: Recipient | null }> {
-  const address =
-    channel === "sms" ? PHONE_SQL(sql.raw("u.phone")) : channel === "email" ? sql`lower(u.email)` : sql`null::text`;
+export async function loadSendContext(db: Db, workspaceId: string, userId: string, channel: Channel, idempotencyKey: string): Promise<SendContext> {
+  return (await loadSendContexts(db, [{ workspaceId, userId, channel, idempotencyKey }]))[0]!;
+}
+
+/**
+ * loadSendContext for many messages in one statement (the engine sends hundreds at once). Each key
+ * is looked up through its index (lateral subqueries), never by joining whole tables.
+ */
+export async function loadSendContexts(db: Db, keys: readonly SendContextKey[]): Promise<SendContext[]> {
+  if (keys.length === 0) return [];
+  const list = keys.map((k, n) => ({ n, w: k.workspaceId, u: k.userId, c: k.channel, k: k.idempotencyKey }));
   const rows = await query<Record<string, unknown>>(
     db,
-    sql`select u.id as user_id, u.email, u.phone, u.timezone, u.consent, u.traits, w.timezone as workspace_zone,
-      ${
-        channel === "push"
-          ? sql`(select coalesce(json_agg(json_build_object('token', t.token, 'platform', t.platform) order by t.last_seen_at desc), '[]'::json)
-               from (select token, platform, last_seen_at from device_tokens d
-                     where d.workspace_id = u.workspace_id and d.user_id = u.id and d.retired_at is null
-                     order by last_seen_at desc limit 10) t)`
-          : sql`'[]'::json`
-      } as tokens,
-      (select coalesce(json_agg(json_build_object('scope', s.scope, 'reason', s.reason)), '[]'::json)
-         from suppressions s where s.workspace_id = u.workspace_id and s.channel = ${channel} and s.address = ${address}) as suppressions,
-      (select row_to_json(m) from (select ${ROW} from messages where workspace_id = ${workspaceId} and idempotency_key = ${idempotencyKey}) m) as existing
-      from (select 1) one
-      left join users u on u.workspace_id = ${workspaceId} and u.id = ${userId}
-      left join workspaces w on w.id = u.workspace_id`,
+    sql`select d.n, u.id as user_id, u.email, u.phone, u.timezone, u.consent, u.traits, w.timezone as workspace_zone,
+          case when d.c = 'push' then
+            (select coalesce(json_agg(json_build_object('token', t.token, 'platform', t.platform) order by t.last_seen_at desc), '[]'::json)
+               from (select token, platform, last_seen_at from device_tokens dt
+                     where dt.workspace_id = u.workspace_id and dt.user_id = u.id and dt.retired_at is null
+                     order by last_seen_at desc limit 10) t)
+          else '[]'::json end as tokens,
+          (select coalesce(json_agg(json_build_object('scope', s.scope, 'reason', s.reason)), '[]'::json)
+             from suppressions s
+             where s.workspace_id = u.workspace_id and s.channel = d.c
+               and s.address = case d.c when 'sms' then ${PHONE_SQL(sql.raw("u.phone"))} when 'email' then lower(u.email) end) as suppressions,
+          (select row_to_json(m) from (select ${ROW} from messages where workspace_id = d.w and idempotency_key = d.k) m) as existing
+        from jsonb_to_recordset(${JSON.stringify(list)}::jsonb) as d(n int, w uuid, u text, c text, k text)
+        left join lateral (select * from users u where u.workspace_id = d.w and u.id = d.u limit 1) u on true
+        left join lateral (select * from workspaces w where w.id = u.workspace_id limit 1) w on true`,
   );
-  const r = rows[0]!;
-  const existing = r.existing ? normaliseRow(toJson<Record<string, unknown>>(r.existing)) : null;
-  if (r.user_id === null || r.user_id === undefined) return { existing, recipient: null };
-  return {
-    existing,
-    recipient: {
-      email: (r.email as string | null) ?? null,
-      phone: (r.phone as string | null) ?? null,
-      timezone: (r.timezone as string | null) ?? null,
-      consent: toJson<ConsentMap>(r.consent) ?? {},
-      traits: toJson<Record<string, unknown>>(r.traits) ?? {},
-      workspaceZone: String(r.workspace_zone),
-      tokens: toJson<Recipient["tokens"]>(r.tokens) ?? [],
-      suppressions: toJson<Suppression[]>(r.suppressions) ?? [],
-    },
-  };
+  const contexts: SendContext[] = new Array(keys.length);
+  for (const r of rows) {
+    const existing = r.existing ? normaliseRow(toJson<Record<string, unknown>>(r.existing)) : null;
+    contexts[Number(r.n)] =
+      r.user_id === null || r.user_id === undefined
+        ? { existing, recipient: null }
+        : {
+            existing,
+            recipient: {
+              email: (r.email as string | null) ?? null,
+              phone: (r.phone as string | null) ?? null,
+              timezone: (r.timezone as string | null) ?? null,
+              consent: toJson<ConsentMap>(r.consent) ?? {},
+              traits: toJson<Record<string, unknown>>(r.traits) ?? {},
+              workspaceZone: String(r.workspace_zone),
+              tokens: toJson<Recipient["tokens"]>(r.tokens) ?? [],
+              suppressions: toJson<Suppression[]>(r.suppressions) ?? [],
+            },
+          };
+  }
+  return contexts;
 }
 
 export async function releaseFrequency(db: Target, workspaceId: string, userId: string, capKey: string, windowStart: string): Promise<void> {
@@ -348,6 +525,44 @@ export async function recordSent(
     insert into message_state_history (message_id, workspace_id, state, detail, at)
     select u.id, u.workspace_id, s.state, ${data.detail ? JSON.stringify(data.detail) : null}::jsonb, ${iso(now)}
     from u cross join unnest(${states}::text[]) with ordinality as s(state, n) order by s.n`,
+  );
+}
+
+export interface SentRecord {
+  id: string;
+  now: Date;
+  data: { provider: string; address: string; providerMessageId: string; delivered: boolean; detail?: Record<string, unknown> };
+}
+
+/** recordSent for many messages in one statement. */
+export async function recordSentMany(db: Db, items: readonly SentRecord[]): Promise<void> {
+  const records = items.map(({ id, now, data }, n) => ({
+    n,
+    id,
+    st: data.delivered ? "delivered" : "sent",
+    p: data.provider,
+    a: data.address,
+    pm: data.providerMessageId,
+    t: iso(now),
+    dl: data.delivered ? iso(now) : null,
+    dt: data.detail ?? null,
+  }));
+  await query(
+    db,
+    sql`with d as (
+      select * from jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+        as d(n int, id uuid, st text, p text, a text, pm text, t timestamptz, dl timestamptz, dt jsonb)
+    ), u as (
+      update messages m set state = d.st, provider = d.p, address = d.a, provider_message_id = d.pm, sent_at = d.t, delivered_at = d.dl,
+        failure_reason = null, failure_detail = null, provider_code = null,
+        lease_until = null, provider_call_at = null, defer_until = null, updated_at = d.t
+      from d where m.id = d.id returning m.id, m.workspace_id
+    )
+    insert into message_state_history (message_id, workspace_id, state, detail, at)
+    select u.id, u.workspace_id, s.state, d.dt, d.t
+    from u join d on d.id = u.id
+    cross join lateral (select * from unnest(case when d.st = 'delivered' then array['sent', 'delivered'] else array['sent'] end) with ordinality as s(state, k)) s
+    order by d.n, s.k`,
   );
 }
 

@@ -237,3 +237,46 @@ describe("provider failures", () => {
     expect(calls).toHaveLength(2);
   });
 });
+
+describe("many messages at once (the engine's gatherings)", () => {
+  it("gives each message of a concurrent burst its own answer, row, history and cap slot", async () => {
+    const ids = Array.from({ length: 40 }, (_, i) => `burst-${i}`);
+    for (const id of ids) await createUser(db, ws, id, { tokens: [`tok-${id}`] });
+    await createUser(db, ws, "burst-twice", { tokens: ["tok-twice"] });
+    // Marketing pushes: the default caps (2 per local day) apply, so every send reserves slots.
+    const { service, nodeEvents } = harness(db, { now: noon });
+    const requests = [
+      ...ids.map((userId) => request(ws, { userId })),
+      ...Array.from({ length: 3 }, () => request(ws, { userId: "burst-twice" })),
+      request(ws, { userId: "burst-nobody" }),
+    ];
+    const answers = await Promise.all(requests.map((r) => service.sendMessage(r)));
+
+    expect(answers.slice(0, 40).map((a) => a.status)).toEqual(ids.map(() => "sent"));
+    // Three at once for one user with a cap of 2: two go out, the third is capped.
+    expect(answers.slice(40, 43).map((a) => a.status).sort()).toEqual(["failed", "sent", "sent"]);
+    expect(answers.slice(40, 43).find((a) => a.status === "failed")!.reason).toBe("frequency_capped");
+    expect(answers[43]).toMatchObject({ status: "failed", reason: "missing_address" });
+
+    for (const [i, answer] of answers.slice(0, 40).entries()) {
+      const row = await messageRow(db, answer.messageId!);
+      expect(row).toMatchObject({ user_id: ids[i], state: "delivered", address: `tok-${ids[i]}`, idempotency_key: requests[i]!.idempotencyKey });
+      expect(await historyStates(db, answer.messageId!)).toEqual(["queued", "sent", "delivered"]);
+    }
+    const capped = answers.slice(40, 43).find((a) => a.status === "failed")!;
+    expect(await historyStates(db, capped.messageId!)).toEqual(["queued", "failed:frequency_capped"]);
+    expect(await historyStates(db, answers[43]!.messageId!)).toEqual(["queued", "failed:missing_address"]);
+    const counters = await query<{ user_id: string; count: number }>(
+      db.db,
+      sql`select user_id, sum(count)::int as count from frequency_counters where workspace_id = ${ws} and user_id like 'burst-%' group by user_id`,
+    );
+    const byUser = new Map(counters.map((c) => [c.user_id, Number(c.count)]));
+    const capsPerMessage = byUser.get("burst-0")!;
+    expect(capsPerMessage).toBeGreaterThan(0);
+    for (const id of ids) expect(byUser.get(id)).toBe(capsPerMessage);
+    expect(byUser.get("burst-twice")).toBe(2 * capsPerMessage);
+    // Every message announced its states once.
+    const sentEvents = nodeEvents.filter((e) => e.state === "sent" && e.userId.startsWith("burst-"));
+    expect(new Set(sentEvents.map((e) => e.messageId)).size).toBe(42);
+  });
+});
