@@ -408,11 +408,13 @@ export function createMessagingService(deps: MessagingDeps): MessagingService {
       const detail = truncations.length || zone.fellBack ? { ...(truncations.length ? { truncations } : {}), ...(zone.fellBack ? { zoneFallback: zone.zone } : {}) } : undefined;
       // The detail records fallbacks so analytics can count users whose zone was missing or invalid (never dropped).
       await sentMarks.run({ id, now: at, data: { provider: provider.id, address: outbound[okIndex]!.to, providerMessageId: ok.providerMessageId, delivered: isDelivered, detail } });
-      await nodeEvent(ctx, "sent", at);
-      if (isDelivered) {
-        await nodeEvent(ctx, "delivered", at);
-        await delivered(req.workspaceId, id, { ...req, journeyId: base.journeyId, nodeId: base.nodeId, instanceId: base.instanceId }, at);
-      }
+      // Together, so that the engine's concurrent sends put them in the same gathered statements.
+      await Promise.all([
+        nodeEvent(ctx, "sent", at),
+        ...(isDelivered
+          ? [nodeEvent(ctx, "delivered", at), delivered(req.workspaceId, id, { ...req, journeyId: base.journeyId, nodeId: base.nodeId, instanceId: base.instanceId }, at)]
+          : []),
+      ]);
       return { status: "sent", messageId: id };
     }
 
