@@ -84,8 +84,8 @@ export async function sendHours(db: Db, workspaceId: string, journeyId: string, 
 
 /**
  * Return rates N days after each user's first message (per instance). Any tracked event: from the
- * rollup. A chosen event: the period's first sends (one index range) and, per send, one probe of
- * `events (workspace_id, user_id, name, timestamp)` — its cost is the period's messaged users.
+ * rollup. A chosen event: the period's first sends (one index range) joined to that event's
+ * `events` rows in the period's window — its cost grows with the period's messaged users.
  */
 export async function messageReturns(
   db: Db,
@@ -113,22 +113,29 @@ export async function messageReturns(
   const horizon = Math.max(...days) * 24;
   const match = options.event !== undefined ? sql`e.name = ${options.event}` : sql`e.name not like '$%'`;
   const { from, to } = cohortBounds(range);
+  // Written as a join (not a probe per send) so the planner can choose: a rare event is read once
+  // from `events (workspace_id, name, timestamp)` within the period's window and hashed by user; a
+  // common one is probed per messaged user on `events (workspace_id, user_id, name, timestamp)`.
+  // Only the sends with a hit are grouped (first sends are one per instance).
   const found = await query<{ day: number | string; messaged: number | string; returned: number | string }>(
     db,
     sql`with f as materialized (
-          select s.workspace_id, s.user_id, s.at from journey_message_sends s
+          select s.instance_id, s.user_id, s.at from journey_message_sends s
           where s.journey_id = ${journeyId}::uuid and s.first and s.workspace_id = ${workspaceId}::uuid
             ${range.versionId ? sql`and s.version_id = ${range.versionId}::uuid` : sql``}
             ${from !== null ? sql`and s.cohort >= ${iso(from)}::timestamptz` : sql``}
             ${to !== null ? sql`and s.cohort < ${iso(to)}::timestamptz` : sql``}),
-        r as materialized (
-          select f.at, (select min(e.timestamp) from events e
-                        where e.workspace_id = f.workspace_id and e.user_id = f.user_id and ${match}
-                          and e.timestamp > f.at and e.timestamp <= f.at + ${horizon} * interval '1 hour') as back
-          from f)
-        select d.day, count(*) as messaged, count(*) filter (where r.back <= r.at + d.day * interval '24 hours') as returned
-        from r cross join unnest(${sql.param(days)}::int[]) as d(day)
-        group by d.day`,
+        bounds as (select min(at) as lo, max(at) + ${horizon} * interval '1 hour' as hi from f),
+        hits as materialized (
+          select f.instance_id, min(e.timestamp - f.at) as after
+          from f join events e
+            on e.workspace_id = ${workspaceId}::uuid and e.user_id = f.user_id and ${match}
+           and e.timestamp > f.at and e.timestamp <= f.at + ${horizon} * interval '1 hour'
+           and e.timestamp > (select lo from bounds) and e.timestamp <= (select hi from bounds)
+          group by f.instance_id)
+        select d.day, (select count(*) from f) as messaged,
+               (select count(*) from hits h where h.after <= d.day * interval '24 hours') as returned
+        from unnest(${sql.param(days)}::int[]) as d(day)`,
   );
   const messaged = Number(found[0]?.messaged ?? 0);
   return {
