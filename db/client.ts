@@ -33,6 +33,11 @@ export interface OpenDatabaseOptions {
   url?: string;
   /** Where PGlite keeps its files; `memory://` for a throwaway in-memory database. */
   dataDir?: string;
+  /**
+   * PGlite: start from this data directory tarball (`dumpDataDir()`) instead of an empty cluster.
+   * Tests open a cached, already migrated copy this way: PGlite's initdb takes seconds.
+   */
+  loadDataDir?: Blob;
   /** Connection pool size for PostgreSQL (plain statements and transactions together). */
   maxConnections?: number;
   /** PostgreSQL: give up opening a connection after this long (ms). Default 5 s. */
@@ -158,7 +163,7 @@ export async function openDatabase(options: OpenDatabaseOptions): Promise<Databa
   let client: PGlite;
   try {
     if (lock) mkdirSync(dataDir, { recursive: true });
-    client = await PGlite.create(dataDir);
+    client = await PGlite.create(dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {});
   } catch (error) {
     lock?.release();
     throw error;
