@@ -29,9 +29,10 @@ import { createTestDb, type TestDb } from "../support/db";
  * Time: entries (09:00 Shanghai) and the buyers' orders (10:00, before the 11:00 send hour) are
  * handed to the engine in this process before any worker runs, so the only inputs after that are
  * timers and the workers' own delivery reports. With the journey clock those step at their
- * deadlines (decision 0508), so however late a killed worker's activity is retried — an activity
- * without heartbeats is retried only when its start-to-close timeout runs out — the users take the
- * simulator's paths. The clock maps the journey's week onto about a minute.
+ * deadlines (decision 0508), so however late a killed worker's activity is retried — activities
+ * heartbeat, so one in hand on the killed worker is retried once its heartbeat timeout (20 s)
+ * passes (decision 1201) — the users take the simulator's paths. The clock maps the journey's week
+ * onto about a minute.
  */
 
 const address = process.env.TEMPORAL_ADDRESS;
@@ -52,7 +53,10 @@ const T0 = Date.parse("2024-05-06T01:00:00.000Z"); // 09:00 in Shanghai: everyon
 const ORDER_AT = Date.parse("2024-05-06T02:00:00.000Z");
 const UNTIL = Date.parse("2024-05-14T00:00:00.000Z"); // past every goal window (7 days)
 const RATE = 10_000; // the journey's week in about a minute
-/** Longer than the start-to-close timeout (2 min) after which a killed worker's sends are retried. */
+/**
+ * A stall this long fails the run: far longer than the heartbeat timeout (20 s) after which a
+ * killed worker's activities are retried, and than the start-to-close timeout (2 min) behind it.
+ */
 const STALL_MS = 180_000;
 const BUYER = (i: number) => i % 5 === 0;
 const ZONE = "Asia/Shanghai";
@@ -175,13 +179,16 @@ describe.skipIf(!address || !databaseUrl)(`Temporal workers SIGKILLed under load
       );
       return { active: Number(row.active), records: Number(row.records), messages: Number(row.messages) };
     };
-    /** Bounded: fails when nothing moves for longer than a killed send's start-to-close timeout (2 min). */
+    /** Bounded: fails when nothing moves for STALL_MS. */
     const waitFor = async (done: (p: Awaited<ReturnType<typeof progress>>) => boolean, what: string) => {
       let last = await progress();
       let movedAt = Date.now();
       while (!done(last)) {
         await sleep(250);
         const next = await progress();
+        if (verbose && Math.floor((Date.now() - started) / 10_000) !== Math.floor((Date.now() - started - 250) / 10_000)) {
+          console.log(`${((Date.now() - started) / 1000).toFixed(0)} s: ${JSON.stringify(next)}`);
+        }
         if (next.records !== last.records || next.active !== last.active) movedAt = Date.now();
         else if (Date.now() - movedAt > STALL_MS) throw new Error(`no progress for ${STALL_MS / 1000} s waiting for ${what}: ${JSON.stringify(next)}\n${output.join("")}`);
         last = next;

@@ -1,3 +1,4 @@
+import { Context } from "@temporalio/activity";
 import type { Db } from "../../db/client";
 import { evaluateCondition } from "../../nodes/condition/evaluate";
 import { executeNode } from "../../nodes/registry.server";
@@ -93,7 +94,7 @@ export function createActivities(deps: ActivityDeps): JourneyActivities {
     }
   }
 
-  return {
+  return heartbeating({
     async executeNode(request) {
       const { instance, command } = request;
       const program = await programFor(request);
@@ -149,5 +150,35 @@ export function createActivities(deps: ActivityDeps): JourneyActivities {
       await storeProgress(deps.db, { instance, pending: request.records, state: request.state, replace: request.replace, precommitted: [], next: request.state, now: at });
       return { now: at, user };
     },
-  };
+  });
+}
+
+/**
+ * Heartbeats while an activity runs, when the workflow asked for them (a heartbeat timeout): the
+ * server then retries an attempt whose worker died after that timeout, not after the whole
+ * start-to-close timeout (decision 1201). A send waiting on a slow provider keeps heartbeating and
+ * is not cut short. Outside a Temporal worker (a test calling an activity directly) nothing beats.
+ */
+export function heartbeating(activities: JourneyActivities): JourneyActivities {
+  const wrap =
+    <A extends unknown[], R>(run: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      let context: Context | undefined;
+      try {
+        context = Context.current();
+      } catch {
+        context = undefined;
+      }
+      const timeoutMs = context?.info.heartbeatTimeoutMs;
+      if (!context || !timeoutMs) return run(...args);
+      const beating = context;
+      // The SDK sends at most one heartbeat per 80% of the timeout; beating more often costs nothing.
+      const beat = setInterval(() => beating.heartbeat(), Math.max(1_000, timeoutMs / 4));
+      try {
+        return await run(...args);
+      } finally {
+        clearInterval(beat);
+      }
+    };
+  return { executeNode: wrap(activities.executeNode), evaluateCondition: wrap(activities.evaluateCondition), recordProgress: wrap(activities.recordProgress) };
 }
