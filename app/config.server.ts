@@ -20,6 +20,8 @@ const envSchema = z.object({
   WAYPOST_RUN_WORKER: booleanish.default("true"),
   WAYPOST_DEMO_DATA: booleanish.default("true"),
   WAYPOST_DEMO_USERS: z.coerce.number().int().min(0).max(1_000_000).default(3000),
+  /** Days of demo history replayed through the demo journeys on first seeding (0 = none; db/seed/demo-history.server.ts). */
+  WAYPOST_DEMO_HISTORY_DAYS: z.coerce.number().int().min(0).max(90).default(30),
   WAYPOST_PUBLIC_URL: z.string().url().optional(),
   WAYPOST_SECURE_COOKIES: booleanish.optional(),
   WAYPOST_SESSION_TTL_HOURS: z.coerce.number().positive().default(24 * 7),

@@ -6,6 +6,7 @@ import { createJourney, publishJourney } from "../app/lib/journeys.server";
 import { journeys } from "../db/schema";
 import { seedDemoSegments } from "../app/segments/store.server";
 import { demoJourneys } from "../workflows/demo-journeys";
+import { replayDemoHistory, type DemoHistoryResult } from "../db/seed/demo-history.server";
 
 export const DEFAULT_ADMIN_EMAIL = "admin@waypost.local";
 
@@ -23,19 +24,56 @@ export async function ensureFirstStart(services: AppServices): Promise<FirstStar
   return { workspaceId: workspace.id, admin: { email: admin.email, password: admin.password } };
 }
 
-/** Demo users and events and the four demo journeys (published), only if not there yet. */
-export async function seedDemo(services: AppServices, workspaceId: string, userCount: number): Promise<{ users: number; events: number; journeys: number } | null> {
+export interface SeedDemoOptions {
+  /**
+   * Days of history the demo journeys get on first seeding (db/seed/demo-history.server.ts):
+   * default WAYPOST_DEMO_HISTORY_DAYS (30); 0 skips it (tests that only need the users and journeys). Not replayed on the
+   * Temporal engine: users still inside at the end continue on the embedded engine's tables.
+   */
+  historyDays?: number;
+  /** Progress lines for the operator (the CLI prints them). Default: console.log. */
+  say?: (line: string) => void;
+}
+
+export interface SeedDemoResult {
+  users: number;
+  events: number;
+  journeys: number;
+  history?: DemoHistoryResult;
+}
+
+/**
+ * Demo users and events, the four demo journeys (published) and, on the embedded engine, the
+ * last 30 days of those journeys replayed — only if the demo users are not there yet, so a
+ * restart never replays again.
+ */
+export async function seedDemo(services: AppServices, workspaceId: string, userCount: number, options: SeedDemoOptions = {}): Promise<SeedDemoResult | null> {
+  const say = options.say ?? ((line: string) => console.log(line));
   if (await hasDemoUsers(services.db, workspaceId)) {
     await seedDemoSegments(services, workspaceId);
     // A workspace seeded before the demo journeys existed still gets them, once.
     const journeys = (await countJourneys(services, workspaceId)) === 0 ? await seedDemoJourneys(services, workspaceId) : 0;
     return journeys > 0 ? { users: 0, events: 0, journeys } : null;
   }
-  const seeded = await seedDemoUsers(services.db, workspaceId, userCount, services.now());
-  // Lifecycle, RFM and `churned_buyers` (the win-back journey's entry) segments, computed after the
-  // users exist so that the demo's existing members do not all "enter" at once.
+  const now = services.now();
+  const seeded = await seedDemoUsers(services.db, workspaceId, userCount, now);
+  const journeys = await seedDemoJourneys(services, workspaceId);
+  const days = options.historyDays ?? services.config.WAYPOST_DEMO_HISTORY_DAYS ?? 30;
+  let history: DemoHistoryResult | undefined;
+  if (days > 0 && userCount > 0 && services.engine?.kind === "temporal") {
+    say("demo history skipped: it is replayed on the embedded engine only (WAYPOST_ENGINE=temporal)");
+  } else if (days > 0 && userCount > 0) {
+    say(`replaying ${days} days of demo history… (the demo users through the demo journeys, once)`);
+    history = await replayDemoHistory(services, workspaceId, { days, now: now.getTime() });
+    say(
+      `demo history replayed in ${(history.elapsedMs / 1000).toFixed(1)} s: ${history.entries} journey entries, ` +
+        `${history.messagesSent} messages sent, ${history.ordersAdded} orders, ${history.steps} engine steps`,
+    );
+  }
+  // Lifecycle, RFM and `churned_buyers` (the win-back journey's entry) segments, computed after
+  // the history so that membership reflects its orders; creating a segment enters nobody.
   await seedDemoSegments(services, workspaceId);
-  return { ...seeded, journeys: await seedDemoJourneys(services, workspaceId) };
+  return { users: seeded.users, events: seeded.events + (history?.eventsAdded ?? 0), journeys, ...(history ? { history } : {}) };
 }
 
 /**

@@ -9,7 +9,41 @@ import { buildJourney } from "./builder";
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
-export function winBackJourney(): JourneyDocumentInput {
+/**
+ * Canvas grid of the demo journeys. A card is 240 px wide; on a published journey its analytics
+ * (entered, waiting, exits by reason, failure reasons, per-output counts) make it up to ~260 px
+ * tall, so cards sit in columns 320 px apart and rows 320 px apart (decision 0853; the demo
+ * layout test checks no two cards overlap at that size).
+ */
+export const DEMO_GRID = { column: 320, row: 320 } as const;
+
+/** Puts each node at (column, row) of the demo grid; nodes not named keep the builder's place. */
+function place(document: JourneyDocumentInput, cells: Record<string, [column: number, row: number]>): JourneyDocumentInput {
+  return {
+    ...document,
+    nodes: document.nodes.map((n) => {
+      const cell = cells[n.id];
+      return cell ? { ...n, position: { x: cell[0] * DEMO_GRID.column, y: cell[1] * DEMO_GRID.row } } : n;
+    }),
+  };
+}
+
+const winBackPush = {
+  title: "我们想你了 · We miss you",
+  body: '{{ user.name | default: "朋友" }}，送你一张 ¥10 优惠券，7 天内有效。A ¥10 coupon is waiting for you.',
+  deepLink: "waypost://coupons/winback10",
+  category: "marketing",
+  quietHours: "defer",
+  deliveryTimeoutMs: 2 * HOUR,
+} as const;
+
+/**
+ * PRODUCT.md journey 1. With `abTest`, as the demo seeds it: the push copy is an A/B test (50%
+ * get the ¥10 coupon, 50% free shipping), so the report has a split to compare; the scenario
+ * tests and benchmarks use the journey exactly as PRODUCT.md states it (decision 0852).
+ */
+export function winBackJourney(options: { abTest?: boolean } = {}): JourneyDocumentInput {
+  if (options.abTest) return winBackAbJourney();
   return buildJourney({
     name: "流失召回 · Lapsed-buyer win-back",
     settings: {
@@ -22,18 +56,7 @@ export function winBackJourney(): JourneyDocumentInput {
       { id: "trigger", type: "core.trigger", config: { source: "segment_entry", segment: "churned_buyers" }, label: "进入人群：流失买家 · Enters churned buyers" },
       // 11:00 and 17:00 convert best; both are outside quiet hours, and the push defers anyway.
       { id: "send_time", type: "core.wait", config: { mode: "time_of_day", times: ["11:00", "17:00"], weekdays: [] } },
-      {
-        id: "push_winback",
-        type: "core.push",
-        config: {
-          title: "我们想你了 · We miss you",
-          body: '{{ user.name | default: "朋友" }}，送你一张 ¥10 优惠券，7 天内有效。A ¥10 coupon is waiting for you.',
-          deepLink: "waypost://coupons/winback10",
-          category: "marketing",
-          quietHours: "defer",
-          deliveryTimeoutMs: 2 * HOUR,
-        },
-      },
+      { id: "push_winback", type: "core.push", config: winBackPush },
       {
         id: "sms_fallback",
         type: "core.sms",
@@ -71,6 +94,64 @@ export function winBackJourney(): JourneyDocumentInput {
       ["email_winback", "sent", "exit"],
       ["email_winback", "failed", "exit"],
     ],
+  });
+}
+
+function winBackAbJourney(): JourneyDocumentInput {
+  const base = winBackJourney();
+  const freeShipping = {
+    ...winBackPush,
+    body: '{{ user.name | default: "朋友" }}，本周回来下单全场免运费，7 天内有效。Free shipping on your next order this week.',
+    deepLink: "waypost://promo/freeship",
+  };
+  const document = buildJourney({
+    name: base.name,
+    settings: base.settings,
+    nodes: [
+      ...base.nodes.filter((n) => n.id !== "push_winback").map((n) => ({ id: n.id, type: n.type, config: n.config, ...(n.label ? { label: n.label } : {}) })),
+      {
+        id: "ab_copy",
+        type: "core.split",
+        label: "文案 A/B 测试 · Copy A/B test",
+        config: {
+          branches: [
+            { id: "coupon", label: "A · ¥10 优惠券 coupon", percent: 50 },
+            { id: "free_shipping", label: "B · 免运费 free shipping", percent: 50 },
+          ],
+        },
+      },
+      { id: "push_winback", type: "core.push", label: "A · 优惠券 · Coupon push", config: winBackPush },
+      { id: "push_free_shipping", type: "core.push", label: "B · 免运费 · Free-shipping push", config: freeShipping },
+    ],
+    edges: [
+      ["trigger", "next", "send_time"],
+      ["send_time", "next", "ab_copy"],
+      ["ab_copy", "coupon", "push_winback"],
+      ["ab_copy", "free_shipping", "push_free_shipping"],
+      ["push_winback", "sent", "wait_order"],
+      ["push_winback", "failed", "sms_fallback"],
+      ["push_free_shipping", "sent", "wait_order"],
+      ["push_free_shipping", "failed", "sms_fallback"],
+      ["sms_fallback", "sent", "wait_order"],
+      ["sms_fallback", "failed", "wait_order"],
+      ["wait_order", "happened", "exit"],
+      ["wait_order", "timed_out", "wait_3d"],
+      ["wait_3d", "next", "email_winback"],
+      ["email_winback", "sent", "exit"],
+      ["email_winback", "failed", "exit"],
+    ],
+  });
+  return place(document, {
+    trigger: [1, 0],
+    send_time: [1, 1],
+    ab_copy: [1, 2],
+    push_winback: [0, 3],
+    push_free_shipping: [2, 3],
+    sms_fallback: [2, 4],
+    wait_order: [1, 5],
+    wait_3d: [2, 6],
+    email_winback: [2, 7],
+    exit: [1, 8],
   });
 }
 
@@ -187,7 +268,12 @@ export function fareNoticeJourney(): JourneyDocumentInput {
   });
 }
 
-/** All four, in PRODUCT.md order. */
+/** All four as the demo seeds them, in PRODUCT.md order, laid out on the demo grid. */
 export function demoJourneys(): JourneyDocumentInput[] {
-  return [winBackJourney(), registeredNoOrderJourney(), firstOrderJourney(), fareNoticeJourney()];
+  return [
+    winBackJourney({ abTest: true }),
+    place(registeredNoOrderJourney(), { trigger: [1, 0], wait_order: [1, 1], sms_hongbao: [2, 2], exit: [1, 3] }),
+    place(firstOrderJourney(), { trigger: [0, 0], wait_24h: [0, 1], push_bundle: [0, 2], wait_replenish: [0, 3], push_reminder: [0, 4], exit: [0, 5] }),
+    place(fareNoticeJourney(), { trigger: [0, 0], push_fare: [0, 1], exit: [0, 2] }),
+  ];
 }

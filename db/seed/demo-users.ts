@@ -1,6 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../client";
-import { events, users } from "../schema";
+import { deviceTokens, events, users } from "../schema";
 
 /**
  * Synthetic users of an e-commerce app with realistic event histories (see GLOSSARY.md's demo
@@ -34,6 +34,16 @@ const zones = [
   "",
 ];
 
+/** The index drawn by `u` (uniform in [0, 1)) from weights that add up to 1. */
+function weighted(u: number, weights: readonly number[]): number {
+  let acc = 0;
+  for (let i = 0; i < weights.length; i++) {
+    acc += weights[i]!;
+    if (u < acc) return i;
+  }
+  return weights.length - 1;
+}
+
 export interface DemoSeedResult {
   users: number;
   events: number;
@@ -46,10 +56,14 @@ export async function seedDemoUsers(db: Db, workspaceId: string, count: number, 
   let eventCount = 0;
   const userRows: (typeof users.$inferInsert)[] = [];
   const eventRows: (typeof events.$inferInsert)[] = [];
+  // Push tokens come from their own stream, so adding them left every user's other data as it was.
+  const tokenRandom = mulberry32(seed ^ 0x70c3e5);
+  const tokenRows: (typeof deviceTokens.$inferInsert)[] = [];
 
   const flush = async (force: boolean) => {
     if (userRows.length >= 500 || (force && userRows.length)) {
       await db.insert(users).values(userRows.splice(0)).onConflictDoNothing();
+      if (tokenRows.length) await db.insert(deviceTokens).values(tokenRows.splice(0)).onConflictDoNothing();
     }
     while (eventRows.length >= 2000 || (force && eventRows.length)) {
       const chunk = eventRows.splice(0, 2000);
@@ -73,7 +87,8 @@ export async function seedDemoUsers(db: Db, workspaceId: string, count: number, 
     const seenFrom = signedUp.getTime();
     const seenTo = Math.max(seenFrom + 60_000, lastSeen.getTime());
     const at = () => new Date(seenFrom + Math.floor(random() * (seenTo - seenFrom)));
-    const ordersCount = lifecycle < 0.25 ? (random() < 0.3 ? 1 : 0) : Math.floor(random() * 8);
+    // Most buyers order once or twice; a few are regulars (skewed, as real shops see it).
+    const ordersCount = lifecycle < 0.25 ? (random() < 0.3 ? 1 : 0) : weighted(random(), [0.2, 0.3, 0.2, 0.1, 0.08, 0.06, 0.04, 0.02]);
     const timezone = pick(zones);
     const tags = tagPool.filter(() => random() < 0.2);
     const phone = `+861${pick(["3", "5", "8"])}${String(Math.floor(random() * 1e9)).padStart(9, "0")}`;
@@ -89,7 +104,15 @@ export async function seedDemoUsers(db: Db, workspaceId: string, count: number, 
     const views = 1 + Math.floor(random() * 8);
     for (let k = 0; k < views; k++) event("product_viewed", at(), { category: pick(categories), sku: `SKU-${Math.floor(random() * 900 + 100)}` });
     if (random() < 0.6) event("added_to_cart", at(), { category: pick(categories) });
-    const orderTimes = Array.from({ length: ordersCount }, at).sort((a, b) => a.getTime() - b.getTime());
+    // The first order comes within a day of signing up for some (~18%), within three weeks for the
+    // rest; then 5–45 days between orders, never after the user was last seen. So a sign-up
+    // nudge, a second-order push and a win-back all meet the share of users they do in practice.
+    const orderTimes: Date[] = [];
+    let next = seenFrom + (random() < 0.18 ? 10 * 60_000 + random() * (day - 10 * 60_000) : (1 + random() * 20) * day);
+    while (orderTimes.length < ordersCount && next <= seenTo) {
+      orderTimes.push(new Date(Math.floor(next)));
+      next += (5 + random() * 40) * day;
+    }
     // Churned buyers bought before but not in the last 30 days.
     if (lifecycle >= 0.8 && orderTimes.length === 0) orderTimes.push(new Date(now.getTime() - (35 + Math.floor(random() * 40)) * day));
     let lifetimeValue = 0;
@@ -128,6 +151,12 @@ export async function seedDemoUsers(db: Db, workspaceId: string, count: number, 
       firstSeenAt: signedUp,
       lastSeenAt: lastSeen,
     });
+    // Most users have the app with push enabled (88%), on Android or iOS.
+    if (tokenRandom() < 0.88) {
+      const platform = tokenRandom() < 0.62 ? "android" : "ios";
+      const token = `${platform === "ios" ? "apns" : "fcm"}-${id}-${Math.floor(tokenRandom() * 0xffffffff).toString(16).padStart(8, "0")}`;
+      tokenRows.push({ workspaceId, token, userId: id, platform, createdAt: signedUp, lastSeenAt: lastSeen });
+    }
     await flush(false);
   }
   await flush(true);
