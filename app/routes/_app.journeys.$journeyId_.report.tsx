@@ -6,7 +6,7 @@ import { JourneyNotFoundError } from "../lib/journeys.server";
 import { requireSessionFor } from "../lib/permissions.server";
 import { journeyReport, parseReportRange, ReportInputError } from "../lib/report.server";
 import { stepNames, toCsv } from "../lib/report-stats";
-import { useNodeNames } from "../ops/names";
+import { useFailureReason, useNodeNames } from "../ops/names";
 import { ReportChart } from "../report/Chart";
 import { useDateTime } from "../components/useDateTime";
 
@@ -86,7 +86,9 @@ export default function JourneyReportPage() {
   const pts = (v: number) => `${v >= 0 ? "+" : ""}${(v * 100).toFixed(1)} ${t("points")}`;
   const num = (v: number) => new Intl.NumberFormat(i18n.language).format(v);
   const stage = (s: string) => t(`stage.${s}`);
-  const reason = (r: string) => t(`reason.${r}`, { defaultValue: r });
+  // The report's own short words, else the channels' / engine's reason labels (decision 1152), else the code.
+  const failureReason = useFailureReason();
+  const reason = (r: string) => t(`reason.${r}`, { defaultValue: "" }) || failureReason(r);
   const file = (table: string) => `${report.name}-${table}`.replace(/[\\/:*?"<>|\s]+/g, "_");
   const up = report.uplift.result;
   const names = useNodeNames(report.nodeNames);
