@@ -10,22 +10,51 @@ const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 
 /**
- * Canvas grid of the demo journeys. A card is 240 px wide; on a published journey its analytics
- * (entered, waiting, exits by reason, failure reasons, per-output counts) make it up to ~260 px
- * tall, so cards sit in columns 320 px apart and rows 320 px apart (decision 0853; the demo
- * layout test checks no two cards overlap at that size).
+ * Canvas layout of the demo journeys: cards in columns 320 px apart (a card is 240 px wide) and
+ * rows as tall as their tallest card. On a published journey a card carries its analytics
+ * (entered, waiting, exits by reason, message funnel, failure reasons, per-output counts): a
+ * message card is up to ~245 px tall, a wait or split ~160, a trigger or plain wait ~130, an Exit
+ * ~100 (measured in Chromium on the demo's first start). Decision 0853; `demoLayoutBoxes` is what
+ * the layout test checks for overlaps.
  */
-export const DEMO_GRID = { column: 320, row: 320 } as const;
+export const DEMO_LAYOUT = { column: 320, gap: 56 } as const;
 
-/** Puts each node at (column, row) of the demo grid; nodes not named keep the builder's place. */
+/** The height reserved for a card of this node type on the demo canvases. */
+export function demoCardHeight(type: string): number {
+  if (type === "core.push" || type === "core.sms" || type === "core.email" || type === "core.webhook") return 260;
+  if (type === "core.wait-for-event" || type === "core.split" || type === "core.condition") return 180;
+  if (type === "core.exit") return 120;
+  return 150;
+}
+
+/**
+ * Puts each node at (column, row): x = column × 320, y = the rows above with their tallest card
+ * and a gap. Every node must be named.
+ */
 function place(document: JourneyDocumentInput, cells: Record<string, [column: number, row: number]>): JourneyDocumentInput {
+  const rowHeight = new Map<number, number>();
+  for (const n of document.nodes) {
+    const cell = cells[n.id];
+    if (!cell) throw new Error(`demo layout: no place for node ${n.id} of "${document.name}"`);
+    rowHeight.set(cell[1], Math.max(rowHeight.get(cell[1]) ?? 0, demoCardHeight(n.type)));
+  }
+  const top = (row: number) => {
+    let y = 0;
+    for (let r = 0; r < row; r++) y += (rowHeight.get(r) ?? 0) + DEMO_LAYOUT.gap;
+    return y;
+  };
   return {
     ...document,
     nodes: document.nodes.map((n) => {
-      const cell = cells[n.id];
-      return cell ? { ...n, position: { x: cell[0] * DEMO_GRID.column, y: cell[1] * DEMO_GRID.row } } : n;
+      const [column, row] = cells[n.id]!;
+      return { ...n, position: { x: Math.round(column * DEMO_LAYOUT.column), y: top(row) } };
     }),
   };
+}
+
+/** The boxes the demo layout reserves for each card of a document (for the overlap test). */
+export function demoLayoutBoxes(document: JourneyDocumentInput): Array<{ id: string; x: number; y: number; width: number; height: number }> {
+  return document.nodes.map((n) => ({ id: n.id, x: n.position.x, y: n.position.y, width: 240, height: demoCardHeight(n.type) }));
 }
 
 const winBackPush = {
@@ -39,7 +68,7 @@ const winBackPush = {
 
 /**
  * PRODUCT.md journey 1. With `abTest`, as the demo seeds it: the push copy is an A/B test (50%
- * get the ¥10 coupon, 50% free shipping), so the report has a split to compare; the scenario
+ * get the ¥10 coupon, 50% free shipping, 包邮), so the report has a split to compare; the scenario
  * tests and benchmarks use the journey exactly as PRODUCT.md states it (decision 0852).
  */
 export function winBackJourney(options: { abTest?: boolean } = {}): JourneyDocumentInput {
@@ -101,7 +130,7 @@ function winBackAbJourney(): JourneyDocumentInput {
   const base = winBackJourney();
   const freeShipping = {
     ...winBackPush,
-    body: '{{ user.name | default: "朋友" }}，本周回来下单全场免运费，7 天内有效。Free shipping on your next order this week.',
+    body: '{{ user.name | default: "朋友" }}，本周回来下单全场包邮，7 天内有效。Free shipping on your next order this week.',
     deepLink: "waypost://promo/freeship",
   };
   const document = buildJourney({
@@ -115,13 +144,13 @@ function winBackAbJourney(): JourneyDocumentInput {
         label: "文案 A/B 测试 · Copy A/B test",
         config: {
           branches: [
-            { id: "coupon", label: "A · ¥10 优惠券 coupon", percent: 50 },
-            { id: "free_shipping", label: "B · 免运费 free shipping", percent: 50 },
+            { id: "coupon", label: "A · 优惠券 Coupon", percent: 50 },
+            { id: "free_shipping", label: "B · 包邮 Free ship", percent: 50 },
           ],
         },
       },
-      { id: "push_winback", type: "core.push", label: "A · 优惠券 · Coupon push", config: winBackPush },
-      { id: "push_free_shipping", type: "core.push", label: "B · 免运费 · Free-shipping push", config: freeShipping },
+      { id: "push_winback", type: "core.push", label: "A · 优惠券 · Coupon", config: winBackPush },
+      { id: "push_free_shipping", type: "core.push", label: "B · 包邮 · Free ship", config: freeShipping },
     ],
     edges: [
       ["trigger", "next", "send_time"],
@@ -147,7 +176,8 @@ function winBackAbJourney(): JourneyDocumentInput {
     ab_copy: [1, 2],
     push_winback: [0, 3],
     push_free_shipping: [2, 3],
-    sms_fallback: [2, 4],
+    // Off to the side, so the pushes' "sent" edges to the wait pass no card.
+    sms_fallback: [3, 4],
     wait_order: [1, 5],
     wait_3d: [2, 6],
     email_winback: [2, 7],
