@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { bestHours, bucketBySendHour, localHour, newcombeDifference, normalCdf, normalQuantile, returnRate, stepNames, toCsv, twoProportionTest, wilsonInterval } from "./report-stats";
+import { BEST_HOUR_MIN_SENT, bestHourMinSent, bestHours, bucketBySendHour, localHour, newcombeDifference, normalCdf, normalQuantile, returnRate, stepNames, toCsv, twoProportionTest, wilsonInterval } from "./report-stats";
 
 /** Known published values: Newcombe 1998 (Stat Med 17:857 and 17:873) and exact 2×2 χ² values. */
 
@@ -104,7 +104,36 @@ describe("send-hour bucketing in the user's zone, across DST", () => {
       { hour: 12, sent: 100, converted: 20 },
     ];
     expect(bestHours(rows, 2, 10).map((r) => r.hour)).toEqual([20, 9]);
-    expect(bestHours(rows, 1).map((r) => r.hour)).toEqual([3]);
+    // An explicit minimum of 1 lets the single send win: the default never does (below).
+    expect(bestHours(rows, 1, 1).map((r) => r.hour)).toEqual([3]);
+    expect(bestHours(rows).map((r) => r.hour)).toEqual([20, 9, 12]);
+  });
+  it("an hour needs at least 30 sends and 2 % of all sends to be ranked (decision 0861)", () => {
+    expect(BEST_HOUR_MIN_SENT).toBe(30);
+    expect(bestHourMinSent(0)).toBe(30);
+    expect(bestHourMinSent(1_500)).toBe(30);
+    expect(bestHourMinSent(1_501)).toBe(31); // 2 % of 1,501 = 30.02, rounded up
+    expect(bestHourMinSent(10_000)).toBe(200);
+  });
+  it("3 sends at 66.7 % never beat a full hour at 10 % (the demo's 3 am)", () => {
+    // The demo's case: 3 sends at 03:00 with 2 orders read 66.7 %, but its Wilson 95 % interval is
+    // 20.8–93.9 %: it says almost nothing. 09:00 with 300 sends at 10 % is the only best hour.
+    expect(wilsonInterval(2, 3)!.low).toBeCloseTo(0.2077, 3);
+    const rows = Array.from({ length: 24 }, (_, hour) => ({ hour, sent: 0, converted: 0 }));
+    rows[3] = { hour: 3, sent: 3, converted: 2 };
+    rows[9] = { hour: 9, sent: 300, converted: 30 };
+    rows[14] = { hour: 14, sent: 29, converted: 9 }; // 31 %, one send short of 30
+    expect(bestHours(rows)).toEqual([{ hour: 9, sent: 300, converted: 30, rate: 0.1 }]);
+    // Exactly at the minimum counts: 30 sends of 332 (2 % = 6.64) qualify.
+    rows[14] = { hour: 14, sent: 30, converted: 9 };
+    expect(bestHours(rows).map((r) => [r.hour, r.rate])).toEqual([[14, 0.3], [9, 0.1]]);
+    // 2 % of all sends: with 5,000 sends elsewhere an hour needs 100; 60 sends at 50 % is not ranked.
+    const busy = rows.map((r) => (r.hour === 9 ? { hour: 9, sent: 5_000, converted: 400 } : r.hour === 14 ? { hour: 14, sent: 60, converted: 30 } : r));
+    expect(bestHours(busy).map((r) => r.hour)).toEqual([9]);
+  });
+  it("no best hour while no hour has enough sends, however well the small ones converted", () => {
+    const small = Array.from({ length: 24 }, (_, hour) => ({ hour, sent: hour % 2 === 0 ? 29 : 0, converted: hour % 2 === 0 ? hour % 5 : 0 }));
+    expect(bestHours(small)).toEqual([]);
   });
   it("no best hour while nobody converted after a send; hours at 0 % are never among the best", () => {
     const none = Array.from({ length: 24 }, (_, hour) => ({ hour, sent: hour % 3 === 0 ? 40 : 0, converted: 0 }));

@@ -18,7 +18,7 @@ import {
 import { JourneyNotFoundError } from "./journeys.server";
 import { nodeNamesOf, type NodeNames } from "./node-names.server";
 import { messageReturns, sendHours } from "./report-queries.server";
-import { bestHours, newcombeDifference, twoProportionTest, type TwoProportionTest, type Uplift } from "./report-stats";
+import { bestHourMinSent, bestHours, newcombeDifference, twoProportionTest, type TwoProportionTest, type Uplift } from "./report-stats";
 
 /**
  * The journey report (issue 12): funnel, uplift against the holdout, split tests, loss reasons,
@@ -81,7 +81,8 @@ export interface JourneyReport {
   uplift: { treated: { entered: number; converted: number }; holdout: { entered: number; converted: number }; result: Uplift | null };
   splits: SplitReport[];
   loss: LossStageRow[];
-  sendHours: { rows: Array<{ hour: number; sent: number; converted: number }>; best: Array<{ hour: number; sent: number; converted: number; rate: number }> };
+  /** All 24 hours; `best` only among hours with at least `minSent` sends (decision 0861). */
+  sendHours: { rows: Array<{ hour: number; sent: number; converted: number }>; best: Array<{ hour: number; sent: number; converted: number; rate: number }>; minSent: number };
   returns: ReturnRates;
   byVersion: VersionRow[];
 }
@@ -187,6 +188,7 @@ export async function journeyReport(db: Db, workspaceId: string, journeyId: stri
   });
 
   const hourRows = Array.from({ length: 24 }, (_, hour) => hours.find((h) => h.hour === hour) ?? { hour, sent: 0, converted: 0 });
+  const minSent = bestHourMinSent(hourRows.reduce((sum, r) => sum + r.sent, 0));
   const number = new Map(versions.map((v) => [v.id, v.version]));
   const byVersion: VersionRow[] = Object.entries(perVersion)
     .map(([versionId, s]) => {
@@ -216,7 +218,7 @@ export async function journeyReport(db: Db, workspaceId: string, journeyId: stri
     uplift: { treated, holdout, result: newcombeDifference(treated.converted, treated.entered, holdout.converted, holdout.entered) },
     splits,
     loss,
-    sendHours: { rows: hourRows, best: bestHours(hourRows, 3, 1) },
+    sendHours: { rows: hourRows, best: bestHours(hourRows, 3, minSent), minSent },
     returns,
     byVersion,
   };

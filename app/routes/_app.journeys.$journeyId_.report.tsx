@@ -104,6 +104,9 @@ export default function JourneyReportPage() {
   const stepName = (nodeId: string) => steps[nodeId]?.name ?? names.node(nodeId);
   const stepWithChannel = (nodeId: string, c: string) => (steps[nodeId]?.withChannel ? t("stepWithChannel", { name: stepName(nodeId), channel: channel(c) }) : stepName(nodeId));
   const anySent = report.sendHours.rows.some((r) => r.sent > 0);
+  // Why there is no best hour (decision 0861): nobody converted after a send, or no hour has enough sends to rank.
+  const anyConverted = report.sendHours.rows.some((r) => r.converted > 0);
+  const anyEnough = report.sendHours.rows.some((r) => r.sent >= report.sendHours.minSent);
 
   const funnelCats = [t("funnel.entered"), ...report.funnel.steps.map((s) => stepWithChannel(s.nodeId, s.channel)), t("funnel.goal")];
   const funnelVals = [report.funnel.entered, ...report.funnel.steps.map((s) => s.sent), report.funnel.converted];
@@ -224,10 +227,19 @@ export default function JourneyReportPage() {
         <p data-testid="report-best-hours">
           {report.sendHours.best.length
             ? t("hours.best", { hours: report.sendHours.best.map((b) => `${String(b.hour).padStart(2, "0")}:00 (${pct(b.rate)})`).join(", ") })
-            : anySent
-              ? t("hours.noBest")
-              : t("empty")}
+            : !anySent
+              ? t("empty")
+              : !anyConverted
+                ? t("hours.noBest")
+                : anyEnough
+                  ? t("hours.noBestEnough", { min: report.sendHours.minSent })
+                  : t("hours.notEnough", { min: report.sendHours.minSent })}
         </p>
+        {anySent && (
+          <p className="muted" data-testid="report-best-hours-rule">
+            {t("hours.rule", { min: report.sendHours.minSent })}
+          </p>
+        )}
         <ReportChart
           label={t("hours.title")}
           categories={report.sendHours.rows.map((r) => String(r.hour))}

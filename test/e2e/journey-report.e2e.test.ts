@@ -102,6 +102,8 @@ describe("journey report on a live journey", () => {
     expect(await page.getByTestId("report-hours").getByTestId("report-chart").locator("svg").count()).toBe(1);
     // Nobody converted after the SMS yet (the 10 buyers ordered before it): no best hour, said plainly.
     expect(await page.getByTestId("report-best-hours").textContent()).toBe("No best hour yet: nobody converted after a message in this period.");
+    // Which hours may be ranked is said on the page (decision 0861): 30 sends here, and the 30 SMS all went out in one hour.
+    expect(await page.getByTestId("report-best-hours-rule").textContent()).toBe("Only hours with at least 30 messages sent are ranked: fewer are too few to compare. The chart shows every hour.");
     // The unlabeled SMS step is named once, in the tables and in the chart.
     expect(await loss.locator("h2").textContent()).toBe("Loss reasons: SMS");
     expect(await funnel.locator("tbody tr").nth(1).locator("td").first().textContent()).toBe("SMS");
@@ -127,6 +129,8 @@ describe("journey report on a live journey", () => {
     await engine.runUntilIdle();
     const after = await journeyReport(app.services.db, app.workspaceId, journeyId);
     expect(after.sendHours.best).toHaveLength(1);
+    expect(after.sendHours.minSent).toBe(30);
+    expect(after.sendHours.best[0]).toMatchObject({ sent: 30, converted: 3 });
     expect(after.returns.days[0]).toEqual({ day: 1, returned: 3, rate: 0.1 });
 
     // In Chinese: the loss-reason analysis under its operators' name, the chart still drawn.
@@ -136,6 +140,7 @@ describe("journey report on a live journey", () => {
     expect(await page.locator("main").textContent()).not.toContain("短信（短信）");
     const hour = String(after.sendHours.best[0].hour).padStart(2, "0");
     expect(await page.getByTestId("report-best-hours").textContent()).toBe(`最佳发送时刻：${hour}:00 (10%)`);
+    expect(await page.getByTestId("report-best-hours-rule").textContent()).toBe("只比较发送量至少 30 条的时刻，更少则不足以比较；图表显示每个时刻。");
     expect(await page.getByTestId("report-returns").locator("tbody tr").first().textContent()).toContain("10%");
     expect(await page.getByTestId("report-funnel").textContent()).toContain("达成目标");
     expect(await page.getByTestId("report-funnel").getByTestId("report-chart").locator("svg").count()).toBe(1);
