@@ -17,7 +17,7 @@ import { createLogger } from "../app/lib/log.server";
 import type { AppServices } from "../app/services.server";
 import { engineActionServices } from "../cli/engine-services";
 import { migrate, openDatabase, query, type Database } from "../db/client";
-import { buildJourney } from "../workflows/builder";
+import { waitThenPushJourney } from "../workflows/testing";
 import { createAppEngine } from "../workflows/embedded/app.server";
 import { createEmbeddedEngine } from "../workflows/embedded/engine.server";
 import { fmt, withDatabase } from "./winback";
@@ -27,22 +27,7 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 1);
 const PGLITE = process.env.BENCH_PGLITE === "1";
 type Mode = "sandbox" | "app" | "app+tokens";
 
-const journey = buildJourney({
-  name: "sends",
-  settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
-  nodes: [
-    { id: "trigger", type: "core.trigger", config: { source: "event", event: "signed_up", filters: [] } },
-    { id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "minutes" } } },
-    { id: "push", type: "core.push", config: { title: "Welcome", body: "Hello {{ user.id }}" } },
-    { id: "exit", type: "core.exit", config: {} },
-  ],
-  edges: [
-    ["trigger", "next", "wait"],
-    ["wait", "next", "push"],
-    ["push", "sent", "exit"],
-    ["push", "failed", "exit"],
-  ],
-});
+const journey = waitThenPushJourney("sends");
 
 async function onFreshDatabase<T>(body: (database: Database, url: string) => Promise<T>): Promise<T> {
   if (!PGLITE) return withDatabase(body);

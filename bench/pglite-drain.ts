@@ -10,7 +10,7 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { openDatabase, migrate, query } from "../db/client";
 import { createJourney, publishJourney } from "../app/lib/journeys.server";
 import { ensureDefaultWorkspace } from "../app/lib/accounts.server";
-import { buildJourney } from "../workflows/builder";
+import { waitThenPushJourney } from "../workflows/testing";
 import { embeddedAppEngine } from "../cli/engine-services";
 import { loadConfig } from "../app/config.server";
 import { createLogger } from "../app/lib/log.server";
@@ -21,12 +21,7 @@ await migrate(database);
 const ws = await ensureDefaultWorkspace(database.db);
 let clock = Date.now();
 const now = () => new Date(clock);
-const doc = buildJourney({ name: "soak", settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
-  nodes: [{ id: "trigger", type: "core.trigger", config: { source: "event", event: "signed_up", filters: [] } },
-    { id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "minutes" } } },
-    { id: "push", type: "core.push", config: { title: "Hi", body: "Hello" } },
-    { id: "exit", type: "core.exit", config: {} }],
-  edges: [["trigger", "next", "wait"], ["wait", "next", "push"], ["push", "sent", "exit"], ["push", "failed", "exit"]] as never });
+const doc = waitThenPushJourney();
 const j = await createJourney(database.db, { workspaceId: ws.id }, { name: "soak", document: doc });
 const pub = await publishJourney(database.db, { workspaceId: ws.id }, { journeyId: j.id }); if (!pub.ok) { console.log(JSON.stringify(pub.errors)); process.exit(1); }
 const services = { config: loadConfig({ WAYPOST_LOG_LEVEL: "info" }), database, db: database.db, log: createLogger("info"), now };

@@ -28,7 +28,7 @@ import { embeddedAppEngine } from "../cli/engine-services";
 import { pathToFileURL } from "node:url";
 import { serverBuildPath, startServer } from "../cli/server";
 import { migrate, openDatabase, query, type Database } from "../db/client";
-import { buildJourney } from "../workflows/builder";
+import { waitThenPushJourney } from "../workflows/testing";
 import { createEmbeddedEngine } from "../workflows/embedded/engine.server";
 import { fmt, percentile, postgresCpu, withDatabase } from "./winback";
 
@@ -41,27 +41,8 @@ const SEND_S = Number(process.env.SOAK_SECONDS ?? 60);
 const DRAIN_S = Number(process.env.SOAK_DRAIN_SECONDS ?? 45);
 const WAIT_MS = 60_000;
 
-function soakJourney() {
-  return buildJourney({
-    name: "soak",
-    settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
-    nodes: [
-      { id: "trigger", type: "core.trigger", config: { source: "event", event: "signed_up", filters: [] } },
-      { id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "minutes" } } },
-      { id: "push", type: "core.push", config: { title: "Welcome", body: "Hello {{ user.id }}" } },
-      { id: "exit", type: "core.exit", config: {} },
-    ],
-    edges: [
-      ["trigger", "next", "wait"],
-      ["wait", "next", "push"],
-      ["push", "sent", "exit"],
-      ["push", "failed", "exit"],
-    ],
-  });
-}
-
 async function publishSoak(db: Database["db"], workspaceId: string): Promise<string> {
-  const journey = await createJourney(db, { workspaceId }, { name: "soak", document: soakJourney() });
+  const journey = await createJourney(db, { workspaceId }, { name: "soak", document: waitThenPushJourney() });
   const published = await publishJourney(db, { workspaceId }, { journeyId: journey.id });
   if (!published.ok) throw new Error(`soak journey does not compile: ${JSON.stringify(published.errors)}`);
   return journey.id;
