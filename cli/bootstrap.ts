@@ -62,6 +62,9 @@ export async function seedDemo(services: AppServices, workspaceId: string, userC
   let history: DemoHistoryResult | undefined;
   if (days > 0 && userCount > 0 && services.engine?.kind === "temporal") {
     say("demo history skipped: it is replayed on the embedded engine only (WAYPOST_ENGINE=temporal)");
+  } else if (days > 0 && userCount > 0 && services.config.WAYPOST_RUN_WORKER === false) {
+    // Separate `waypost worker` processes would take the replay's due timers and run them now.
+    say("demo history skipped: the journey worker runs in other processes (WAYPOST_RUN_WORKER=false)");
   } else if (days > 0 && userCount > 0) {
     say(`replaying ${days} days of demo history… (the demo users through the demo journeys, once)`);
     history = await replayDemoHistory(services, workspaceId, { days, now: now.getTime() });
@@ -83,7 +86,8 @@ export async function seedDemo(services: AppServices, workspaceId: string, userC
 export async function seedDemoJourneys(services: AppServices, workspaceId: string): Promise<number> {
   const existing = new Set((await services.db.select({ name: journeys.name }).from(journeys).where(eq(journeys.workspaceId, workspaceId))).map((j) => j.name));
   let created = 0;
-  for (const document of demoJourneys()) {
+  // Created last to first: the journey list (newest first) then reads in PRODUCT.md order.
+  for (const document of demoJourneys().reverse()) {
     if (existing.has(document.name)) continue;
     const journey = await createJourney(services.db, { workspaceId }, { name: document.name, document });
     const published = await publishJourney(services.db, { workspaceId }, { journeyId: journey.id });

@@ -3,9 +3,10 @@ import { hash32 } from "../../workflows/hash";
 /**
  * How the demo users behave while the demo history is replayed (db/seed/demo-history.server.ts):
  * what the sandbox providers answer for their addresses, whether a delivered message is opened,
- * clicked or followed by an order, when a buyer becomes "churned", when a rider rides. Pure and
- * deterministic (hashes of stable keys, never Math.random), so tests pin it down and two first
- * starts tell the same story.
+ * clicked or followed by an order, when a buyer becomes "churned", when a rider rides. Pure: the
+ * same keys give the same answer (hashes, never Math.random), so tests pin the rates down. Keys
+ * include message and journey ids, which are new on every first start: two demos tell the same
+ * story with slightly different numbers. Rates: docs/decisions/0851-demo-behaviour-model.md.
  */
 
 export const MINUTE = 60_000;

@@ -49,8 +49,8 @@ export interface DemoHistoryOptions {
   /** The end of the replay (epoch ms); default the services' clock. */
   now?: number;
   /**
-   * Virtual time moves in steps of at most this much: everything due within one step is applied
-   * together (one engine pass instead of one per event). Default 5 minutes.
+   * Virtual time moves in steps of this much, on whole multiples of it: what happened within a
+   * step is applied at its end, then everything due runs (decision 0850). Default one hour.
    */
   stepMs?: number;
 }
@@ -159,7 +159,6 @@ export async function replayDemoHistory(services: DemoHistoryServices, workspace
   const counts = { entries: 0, messagesSent: 0, ordersAdded: 0, eventsAdded: 0, steps: 0 };
   /** Receipts the sandbox will send for messages it accepted, by message id. */
   const plans = new Map<string, Extract<ProviderPlan, { kind: "accept" }>["receipt"]>();
-  /** `$message.*` events and the users' own events, stored and handed to the engine together. */
   /**
    * Events of the current step: `store` — added to the users' history (the stored ones already
    * are, segment entries are not events); `feed` — handed to the engine (the rest only matter to
@@ -257,7 +256,7 @@ export async function replayDemoHistory(services: DemoHistoryServices, workspace
         ({ sendMessage: sendMessage(workspaceId), updateUser: updater(workspaceId), fetch: fetchLike, ...(services.log ? { log: services.log } : {}) }) satisfies ActionServices,
     },
     {
-      // One event queue and large batches: nothing else uses the database yet, so fewer, larger
+      // One event queue and large batches: the app's engine has not started, so fewer, larger
       // transactions beat the short ones that keep requests waiting less (decision 1002).
       lanes: 1,
       batchSize: 500,

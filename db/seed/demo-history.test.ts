@@ -151,4 +151,18 @@ describe("demo seeding without history", () => {
       await app.close();
     }
   });
+
+  it("is skipped, and says so, when journey workers run in other processes", async () => {
+    const app = await startTestApp({ env: { WAYPOST_RUN_WORKER: "false" } });
+    try {
+      const lines: string[] = [];
+      const result = await seedDemo(app.services, app.workspaceId, 50, { say: (line) => lines.push(line) });
+      expect(result).toMatchObject({ users: 50, journeys: 4 });
+      expect(lines).toEqual(["demo history skipped: the journey worker runs in other processes (WAYPOST_RUN_WORKER=false)"]);
+      const [row] = await query<{ n: number | string }>(app.services.db, sql`select count(*) as n from journey_instances`);
+      expect(Number(row!.n)).toBe(0);
+    } finally {
+      await app.close();
+    }
+  });
 });

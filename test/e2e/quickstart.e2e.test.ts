@@ -18,7 +18,8 @@ describe("quick start: first start prints a login that asks for a new password, 
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "waypost-quickstart-"));
-    const env: NodeJS.ProcessEnv = { ...process.env, WAYPOST_DATA_DIR: dataDir, PORT: "0", WAYPOST_DEMO_USERS: "300", WAYPOST_LOG_LEVEL: "warn" };
+    const env: NodeJS.ProcessEnv = { ...process.env, WAYPOST_DATA_DIR: dataDir, PORT: "0", WAYPOST_DEMO_USERS: "300", WAYPOST_LOG_LEVEL: "warn", WAYPOST_DEMO_HISTORY_DAYS: "0" };
+    // The demo's 30 days of history are replayed (and timed) by demo-first-start.e2e.test.ts.
     delete env.DATABASE_URL; // the quick start runs on embedded PGlite
     child = spawn(process.execPath, ["bin/waypost.mjs", "start"], { env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (chunk) => (output += chunk));
