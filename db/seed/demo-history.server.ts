@@ -4,7 +4,7 @@ import { events } from "../schema";
 import type { RuntimeLogger } from "../../nodes/runtime";
 import type { ActionServices, SendMessageRequest, SendMessageResponse } from "../../nodes/runtime";
 import { failure, type Channel, type ChannelProvider, type OutboundMessage, type ProviderOutcome } from "../../nodes/channels/provider";
-import { deliverySeq } from "../../nodes/channels/runtime.server";
+import { recordMessageNodeEvents } from "../../nodes/channels/runtime.server";
 import { createMessagingService, type InternalUserEvent, type MessageNodeEvent } from "../../nodes/channels/send.server";
 import { createGuardedFetch } from "../../nodes/net/outbound.server";
 import { createAppEngine } from "../../workflows/embedded/app.server";
@@ -197,7 +197,7 @@ export async function replayDemoHistory(services: DemoHistoryServices, workspace
     providers: async (_workspaceId, channel) => ({ provider: providers[channel], options: {} }),
     now,
     emitEvent: emit,
-    // Kept and written once per step (recordMessageNodeEvents below): one statement per message
+    // Kept and written once per step (the channels' recordMessageNodeEvents): one statement per message
     // state, with the analytics triggers each one fires, was most of the replay's time.
     recordNodeEvent: (event) => void nodeEvents.push(event),
     sleep: async () => {},
@@ -302,7 +302,7 @@ export async function replayDemoHistory(services: DemoHistoryServices, workspace
     if (nodeEvents.length > 0) {
       const batch = nodeEvents;
       nodeEvents = [];
-      await recordMessageNodeEvents(db, batch);
+      for (let i = 0; i < batch.length; i += 1000) await recordMessageNodeEvents(db, batch.slice(i, i + 1000));
     }
     while (outbox.length > 0) {
       const batch = outbox;
@@ -410,40 +410,6 @@ async function storeEvents(db: Db, list: readonly IncomingEvent[]): Promise<numb
       .onConflictDoNothing();
   }
   return list.length;
-}
-
-/**
- * `recordMessageNodeEvent` (nodes/channels/runtime.server.ts) for many events in one statement:
- * the same rows (kind `delivery`, seq from the event id, `delivery_failed` for a failure after the
- * send), so the analytics triggers run once per step instead of once per message state.
- */
-export async function recordMessageNodeEvents(db: Db, list: readonly MessageNodeEvent[]): Promise<void> {
-  const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-  const rows = list
-    .filter((e) => e.instanceId && UUID.test(e.instanceId))
-    .map((e) => ({
-      instance_id: e.instanceId,
-      seq: deliverySeq(e.eventId),
-      user_id: e.userId,
-      node_id: e.nodeId,
-      reason: e.reason ?? null,
-      status: e.state === "failed" && e.afterSent ? "delivery_failed" : e.state,
-      channel: e.channel,
-      data: { messageId: e.messageId, eventId: e.eventId },
-      at: e.at.toISOString(),
-    }));
-  for (let i = 0; i < rows.length; i += 1000) {
-    await query(
-      db,
-      sql`insert into journey_node_events (instance_id, seq, workspace_id, journey_id, version_id, user_id, node_id, kind, output, reason,
-                                           message_status, channel, data, at)
-          select i.id, d.seq, i.workspace_id, i.journey_id, i.version_id, d.user_id, d.node_id, 'delivery', null, d.reason, d.status, d.channel, d.data, d.at
-          from jsonb_to_recordset(${JSON.stringify(rows.slice(i, i + 1000))}::jsonb)
-               as d(instance_id uuid, seq int, user_id text, node_id text, reason text, status text, channel text, data jsonb, at timestamptz)
-          join journey_instances i on i.id = d.instance_id
-          on conflict (instance_id, seq) do nothing`,
-    );
-  }
 }
 
 /** Orders and visits of the replay reach the profiles: order count, last order, value, last seen. */
