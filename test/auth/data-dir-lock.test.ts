@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { migrate, openDatabase } from "../../db/client";
 import { DataDirLockedError, lockDataDir } from "../../db/data-dir-lock";
 import { operators } from "../../db/schema";
+import { pgliteTemplate } from "../support/db";
 
 // The PGlite data directory belongs to one process (decision 0725): real `waypost` processes
 // against one directory. Always PGlite, whatever DATABASE_URL the suite runs with.
@@ -40,8 +41,10 @@ function waypost(args: string[]): { child: ChildProcess; done: Promise<{ code: n
 
 describe("PGlite data directory lock", () => {
   it("while another process holds the directory, create-admin and start refuse clearly and change nothing; a crashed holder's lock is taken over; reset-password", { timeout: 300_000 }, async () => {
-    // The holder: this test process, with the database open exactly as the app opens it.
-    const held = await openDatabase({ dataDir: pgliteDir });
+    // The holder: this test process, with the database open as the app opens it (lock included).
+    // The directory starts from the suite's migrated PGlite template instead of initdb (decision
+    // 1200); a first start on an empty directory is the quickstart browser test's.
+    const held = await openDatabase({ dataDir: pgliteDir, loadDataDir: await pgliteTemplate(true) });
     try {
       await migrate(held);
       expect(JSON.parse(readFileSync(lockFile, "utf8"))).toMatchObject({ pid: process.pid, host: hostname() });

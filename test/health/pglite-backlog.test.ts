@@ -5,10 +5,11 @@ import { ensureDefaultWorkspace } from "../../app/lib/accounts.server";
 import { createJourney, publishJourney } from "../../app/lib/journeys.server";
 import { createLogger } from "../../app/lib/log.server";
 import type { AppServices } from "../../app/services.server";
-import { migrate, openDatabase, query, type Database } from "../../db/client";
+import { query, type Database } from "../../db/client";
 import { embeddedAppEngine } from "../../cli/engine-services";
 import { startServer, type RunningServer } from "../../cli/server";
 import { buildJourney } from "../../workflows/builder";
+import { createPgliteTestDb } from "../support/db";
 
 /**
  * The embedded default (PGlite, in the app's thread) keeps answering HTTP while the engine drains
@@ -25,8 +26,8 @@ describe("PGlite: HTTP answers while the engine drains a backlog", () => {
   let server: RunningServer;
   let clock = Date.now();
   beforeAll(async () => {
-    database = await openDatabase({ dataDir: "memory://" });
-    await migrate(database);
+    // Always PGlite, whatever DATABASE_URL the suite runs with: the embedded default is the subject.
+    database = await createPgliteTestDb();
     const config = loadConfig({ WAYPOST_LOG_LEVEL: "silent", NODE_ENV: "test", WAYPOST_DEMO_DATA: "false" });
     services = { config, database, db: database.db, log: createLogger("silent"), now: () => new Date(clock) };
     services.engine = embeddedAppEngine(services);

@@ -34,8 +34,18 @@ export async function createTestDb(options: { migrate?: boolean } = {}): Promise
   const baseUrl = process.env.DATABASE_URL;
   if (!baseUrl) return createPgliteTestDb(options);
   const name = `waypost_test_${Date.now().toString(36)}_${randomBytes(4).toString("hex")}`;
-  const template = options.migrate !== false ? await postgresTemplate(baseUrl) : null;
-  await adminDo(baseUrl, (admin) => createDatabase(admin, name, template));
+  if (options.migrate === false) await adminDo(baseUrl, (admin) => createDatabase(admin, name, null));
+  else {
+    try {
+      await adminDo(baseUrl, async (admin) => createDatabase(admin, name, await postgresTemplate(baseUrl)));
+    } catch (error) {
+      // 3D000: the template is gone (another checkout with other migrations dropped it an hour
+      // after it was built): build it again, once.
+      if ((error as { code?: string }).code !== "3D000") throw error;
+      templateBuilt = undefined;
+      await adminDo(baseUrl, async (admin) => createDatabase(admin, name, await postgresTemplate(baseUrl)));
+    }
+  }
   const url = new URL(baseUrl);
   url.pathname = `/${name}`;
   const database = await openDatabase({ url: url.toString(), maxConnections: 5 });
@@ -175,7 +185,7 @@ function pgliteVersion(): string {
  * `dumpDataDir` makes: from disk when an earlier process made it for the same PGlite version and
  * migrations, otherwise made now and written for the next one (atomically, by rename).
  */
-function pgliteTemplate(migrated: boolean): Promise<Blob> {
+export function pgliteTemplate(migrated: boolean): Promise<Blob> {
   let template = pgliteTemplates.get(migrated);
   if (!template) {
     template = loadOrBuildPgliteTemplate(migrated).catch((error) => {
