@@ -8,7 +8,7 @@ import type { AppServices } from "../../app/services.server";
 import { query, type Database } from "../../db/client";
 import { embeddedAppEngine } from "../../cli/engine-services";
 import { startServer, type RunningServer } from "../../cli/server";
-import { buildJourney } from "../../workflows/builder";
+import { waitThenPushJourney } from "../../workflows/testing";
 import { createPgliteTestDb } from "../support/db";
 
 /**
@@ -34,22 +34,7 @@ describe("PGlite: HTTP answers while the engine drains a backlog", () => {
     const workspace = await ensureDefaultWorkspace(database.db);
     const journey = await createJourney(database.db, { workspaceId: workspace.id }, {
       name: "soak",
-      document: buildJourney({
-        name: "soak",
-        settings: { entry: { rule: "concurrent" }, holdoutPercent: 0, exitEvents: [] },
-        nodes: [
-          { id: "trigger", type: "core.trigger", config: { source: "event", event: "signed_up", filters: [] } },
-          { id: "wait", type: "core.wait", config: { mode: "duration", duration: { amount: 1, unit: "minutes" } } },
-          { id: "push", type: "core.push", config: { title: "Hi", body: "Welcome" } },
-          { id: "exit", type: "core.exit", config: {} },
-        ],
-        edges: [
-          ["trigger", "next", "wait"],
-          ["wait", "next", "push"],
-          ["push", "sent", "exit"],
-          ["push", "failed", "exit"],
-        ],
-      }),
+      document: waitThenPushJourney("soak"),
     });
     expect((await publishJourney(database.db, { workspaceId: workspace.id }, { journeyId: journey.id })).ok).toBe(true);
     for (let i = 0; i < USERS; i += 100) {
