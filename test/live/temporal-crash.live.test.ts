@@ -30,8 +30,8 @@ import { createTestDb, type TestDb } from "../support/db";
  * handed to the engine in this process before any worker runs, so the only inputs after that are
  * timers and the workers' own delivery reports. With the journey clock those step at their
  * deadlines (decision 0508), so however late a killed worker's activity is retried — activities
- * heartbeat, so one in hand on the killed worker is retried once its heartbeat timeout (20 s)
- * passes (decision 1201) — the users take the simulator's paths. The clock maps the journey's week
+ * heartbeat, so one in hand on the killed worker is retried once its heartbeat timeout (sends
+ * 75 s, bookkeeping 20 s) passes (decision 1201) — the users take the simulator's paths. The clock maps the journey's week
  * onto about a minute.
  */
 
@@ -54,8 +54,8 @@ const ORDER_AT = Date.parse("2024-05-06T02:00:00.000Z");
 const UNTIL = Date.parse("2024-05-14T00:00:00.000Z"); // past every goal window (7 days)
 const RATE = 10_000; // the journey's week in about a minute
 /**
- * A stall this long fails the run: far longer than the heartbeat timeout (20 s) after which a
- * killed worker's activities are retried, and than the start-to-close timeout (2 min) behind it.
+ * A stall this long fails the run: longer than the heartbeat timeouts (at most 75 s) after which
+ * a killed worker's activities are retried, and than the start-to-close timeout (2 min) behind them.
  */
 const STALL_MS = 180_000;
 const BUYER = (i: number) => i % 5 === 0;

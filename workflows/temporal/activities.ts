@@ -172,8 +172,10 @@ export function heartbeating(activities: JourneyActivities): JourneyActivities {
       const timeoutMs = context?.info.heartbeatTimeoutMs;
       if (!context || !timeoutMs) return run(...args);
       const beating = context;
-      // The SDK sends at most one heartbeat per 80% of the timeout; beating more often costs nothing.
-      const beat = setInterval(() => beating.heartbeat(), Math.max(1_000, timeoutMs / 4));
+      // Often enough that the server's last heartbeat is at most a few seconds old (the worker
+      // passes one on per maxHeartbeatThrottleInterval, worker.ts): a send's retry must come
+      // after the dead worker's claim on the message has run out (workflows.ts).
+      const beat = setInterval(() => beating.heartbeat(), Math.min(5_000, Math.max(1_000, timeoutMs / 4)));
       try {
         return await run(...args);
       } finally {

@@ -34,6 +34,10 @@ export async function createTemporalWorker(options: TemporalWorkerOptions): Prom
       // On shutdown, sends in hand get time to finish (startToClose is 2 min; most take < 1 s).
       // One cut off is retried by Temporal with the same idempotency key.
       shutdownGraceTime: "30 seconds",
+      // Heartbeats reach the server at least this often (the SDK's default is 80% of the
+      // heartbeat timeout, up to 60 s), so it knows within seconds when an activity last ran
+      // (decision 1201).
+      maxHeartbeatThrottleInterval: "5 seconds",
     });
     return { worker, connection };
   } catch (error) {

@@ -63,20 +63,21 @@ import {
 
 // Sends: a few quick retries for worker or database trouble, then the interpreter's own backoff
 // takes over (a failed activity becomes a `retry` result), so a provider outage never loses a user.
-// Activities heartbeat while they run (activities.ts): an attempt on a worker that died is retried
-// after the heartbeat timeout instead of the whole start-to-close timeout (decision 1201).
+// Activities heartbeat while they run (activities.ts, worker.ts): an attempt on a worker that died
+// is retried after its heartbeat timeout instead of the whole start-to-close timeout (decision
+// 1201). A send's is longer than the send path's claim on a message (60 s, nodes/channels): its
+// retry takes the message over instead of finding it still claimed by the dead worker.
 // Timeouts are not part of replay: changing them needs no `patched()`.
-const ACTIVITY_HEARTBEAT_TIMEOUT = "20 seconds";
 const sends = proxyActivities<JourneyActivities>({
   startToCloseTimeout: "2 minutes",
-  heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
+  heartbeatTimeout: "75 seconds",
   retry: { initialInterval: "5 seconds", backoffCoefficient: 2, maximumInterval: "1 minute", maximumAttempts: 3 },
 });
 
 // Bookkeeping is idempotent and must eventually succeed: retried without limit.
 const bookkeeping = proxyActivities<JourneyActivities>({
   startToCloseTimeout: "1 minute",
-  heartbeatTimeout: ACTIVITY_HEARTBEAT_TIMEOUT,
+  heartbeatTimeout: "20 seconds",
   retry: { initialInterval: "1 second", backoffCoefficient: 2, maximumInterval: "5 minutes" },
 });
 
