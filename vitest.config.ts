@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
 export default defineConfig({
@@ -7,6 +8,10 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // Vitest's default is one file per core but one: a single file at a time on 2 cores. Most
+    // files spend much of their time waiting (PostgreSQL, child processes, HTTP), so at least three
+    // run at once (decision 1202). Every file has its own database and port 0: none collide.
+    maxWorkers: Math.max(3, availableParallelism() - 1),
     setupFiles: ["test/support/setup.ts"],
     // Tests that serve pages need the Remix build; made once when missing.
     globalSetup: ["test/e2e/global-setup.ts"],

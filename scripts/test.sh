@@ -57,9 +57,23 @@ else
   echo "==> Temporal server: $TEMPORAL_ADDRESS (TEMPORAL_ADDRESS)"
 fi
 
-echo "==> typecheck"; npm run -s typecheck
-echo "==> lint"; npm run -s lint
-echo "==> build"; npx remix build >/dev/null
+# Typecheck, lint and the build at once (each is single-threaded); any failure stops here, as before.
+echo "==> typecheck, lint and build"
+npm run -s typecheck >test-results/typecheck.log 2>&1 & typecheck_pid=$!
+npm run -s lint >test-results/lint.log 2>&1 & lint_pid=$!
+npx remix build >test-results/build.log 2>&1 & build_pid=$!
+checks_failed=false
+for check in typecheck:$typecheck_pid lint:$lint_pid build:$build_pid; do
+  name="${check%%:*}"
+  if wait "${check#*:}"; then
+    # Warnings stay visible; the build's own chatter does not.
+    if [ "$name" != build ]; then cat "test-results/$name.log"; fi
+    echo "    $name: ok"
+  else
+    echo "==> $name FAILED:"; cat "test-results/$name.log"; checks_failed=true
+  fi
+done
+[ "$checks_failed" = false ] || exit 1
 echo "==> unit and integration tests"
 status=0
 npx vitest run --reporter=default --reporter=json --outputFile=test-results/unit.json || status=$?
